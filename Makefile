@@ -1,0 +1,49 @@
+# Two entry points for a fresh machine with Python 3.11 and make:
+#   make demo   the whole system on an embedded local cluster
+#   make test   lint, type-check and the full test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp carries a hash of pyproject.toml so a dependency change reinstalls.
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: test lint typecheck pytest demo crd render bench clean kubectl
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# kubectl drives the end-to-end tests; install the distribution's client when none is on PATH.
+kubectl:
+	@command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; }
+	@command -v kubectl >/dev/null
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) kubectl
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+crd: $(STAMP)
+	$(BIN)/python -m shared crd > manifests/crd/model.otterscale.io_modelservices.yaml
+
+render: $(STAMP)
+	@for f in examples/*.yaml; do echo "### $$f"; $(BIN)/python -m shared render -f $$f; done
+
+demo: $(STAMP)
+	$(BIN)/python -m shared validate examples/
+	@$(MAKE) --no-print-directory render
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,39 @@
+"""Fixtures shared by every test package.
+
+Team data (the behavioral spec and upstream CRD schemas) lives beside the repository, not in it.
+Tests reach it only through ``team_data_dir``; a clone without it skips exactly those tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEAM_DATA_DIR = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def team_data_dir() -> Path:
+    """The team data folder (`../shared`): spec and upstream CRD schemas; skips when absent."""
+    if not (TEAM_DATA_DIR / "schemas" / "crds").is_dir():
+        pytest.skip(
+            f"team data folder {TEAM_DATA_DIR} is absent (it sits beside the repository in CI); "
+            "schema conformance tests need its upstream CRD schemas"
+        )
+    return TEAM_DATA_DIR
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tasks() -> Iterator[None]:
+    """Fail a test that leaves asyncio tasks running on its event loop."""
+    yield
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task(loop) and not t.done()]
+    assert not pending, f"test leaked asyncio tasks: {pending}"
