@@ -7,7 +7,7 @@ Tests reach it only through ``team_data_dir``; a clone without it skips exactly 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +28,9 @@ def team_data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_tasks() -> Iterator[None]:
-    """Fail a test that leaves asyncio tasks running on its event loop."""
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks running on its event loop (torn down last)."""
     yield
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    pending = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task(loop) and not t.done()]
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not pending, f"test leaked asyncio tasks: {pending}"
