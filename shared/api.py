@@ -1,0 +1,299 @@
+"""The ModelService API (``model.otterscale.io/v1alpha1``) as frozen pydantic models.
+
+Python names are snake_case, the wire is camelCase. A pydantic default exists exactly where the CRD
+declares a schema default, so the CRD generator (``shared.crd``) and the mutating webhook derive the
+same defaults from one place; every other optional field defaults to ``None`` and is omitted on the
+wire. Presence matters in this API (``prefill: {}`` turns on disaggregation), which is why optional
+objects are ``None`` rather than empty models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from shared.kube_types import (
+    Bool,
+    EnvVar,
+    Int32,
+    Int64,
+    LocalObjectReference,
+    Port,
+    PullPolicy,
+    ResourceRequirements,
+    Toleration,
+    WireModel,
+)
+
+GROUP = "model.otterscale.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "ModelService"
+LIST_KIND = "ModelServiceList"
+PLURAL = "modelservices"
+SINGULAR = "modelservice"
+SHORT_NAMES = ("ms",)
+CATEGORIES = ("otterscale",)
+CRD_NAME = f"{PLURAL}.{GROUP}"
+
+AcceleratorType = Literal["nvidia", "amd", "intel-gaudi", "google", "cpu"]
+FailureMode = Literal["FailOpen", "FailClose"]
+Phase = Literal["Pending", "Running", "Ready", "Failed"]
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class ModelSpec(WireModel):
+    """The model to serve: an OCI ModelPack unpacked into the serving pods."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Served model name, passed to vLLM as --served-model-name."""
+    image: str = Field(min_length=1)
+    """OCI reference of the ModelPack; pulled and unpacked by the model-unpack init container."""
+    mount_path: str = "/models"
+    """Where the unpacked model lives in the serving containers; the first vLLM argument."""
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    """Pull secrets for the model and images; the first is also the docker config for kit."""
+
+
+class EngineSpec(WireModel):
+    """The vLLM engine shared by decode and prefill pods."""
+
+    image: str | None = None
+    """vLLM image; empty takes the operator's default engine image."""
+    image_pull_policy: PullPolicy | None = None
+    """Pull policy of the vLLM container."""
+    args: tuple[str, ...] | None = None
+    """Extra vLLM arguments, appended after the generated ones."""
+    env: tuple[EnvVar, ...] | None = None
+    """Extra environment variables, appended after the generated ones."""
+    port: Port = 8000
+    """External serving port (the routing proxy's port when the proxy is enabled)."""
+
+
+class AcceleratorSpec(WireModel):
+    """The accelerator vendor; selects the extended resource requested per GPU."""
+
+    type: AcceleratorType
+    """Accelerator vendor: nvidia, amd, intel-gaudi, google or cpu."""
+
+
+class ParallelismSpec(WireModel):
+    """vLLM parallelism; tensor x dataLocal accelerators are requested per pod."""
+
+    tensor: Annotated[Int32, Field(ge=1)] = 1
+    """Tensor parallel size (--tensor-parallel-size)."""
+    data: Annotated[Int32, Field(ge=1)] = 1
+    """Data parallel size across pods (--data-parallel-size)."""
+    data_local: Annotated[Int32, Field(ge=1)] = 1
+    """Data parallel ranks inside one pod (--data-parallel-size-local)."""
+
+
+class RoleSpec(WireModel):
+    """One group of serving pods: decode (or unified) or prefill."""
+
+    replicas: Annotated[Int32, Field(ge=0)] = 1
+    """Number of pods."""
+    parallelism: ParallelismSpec | None = None
+    """Parallelism of each pod."""
+    resources: ResourceRequirements | None = None
+    """vLLM container resources; accelerator entries are set by the operator from parallelism."""
+    node_selector: dict[str, str] | None = None
+    """Node labels the pods must match."""
+    tolerations: tuple[Toleration, ...] | None = None
+    """Taints the pods tolerate."""
+    annotations: dict[str, str] | None = None
+    """Annotations copied onto the pod template of this role."""
+
+
+class RoutingProxySpec(WireModel):
+    """The llm-d routing sidecar in decode pods (required for prefill/decode disaggregation)."""
+
+    image: str | None = None
+    """Sidecar image; empty takes the operator's default routing-proxy image."""
+    connector: str = "nixlv2"
+    """KV-cache connector between prefill and decode (--connector)."""
+    target_port: Port = 8200
+    """Port vLLM listens on behind the proxy in decode pods."""
+    zap_encoder: str | None = None
+    """Sidecar log encoding (--zap-encoder)."""
+    zap_log_level: str | None = None
+    """Sidecar log level (--zap-log-level)."""
+    secure_proxy: Bool | None = None
+    """Serve the proxy over TLS (--secure-proxy)."""
+    prefiller_use_tls: Bool | None = None
+    """Call prefill pods over TLS (--prefiller-use-tls); unset omits the flag."""
+    cert_path: str | None = None
+    """Directory of the proxy's TLS certificate (--cert-path)."""
+
+
+class EndpointPickerSpec(WireModel):
+    """The Endpoint Picker (EPP) deployment that schedules each request onto a pod."""
+
+    image: str | None = None
+    """EPP image; empty takes the operator's default EPP image."""
+    replicas: Annotated[Int32, Field(ge=0)] = 1
+    """EPP replicas; more than one turns on EPP leader election."""
+    resources: ResourceRequirements | None = None
+    """EPP container resources; empty takes requests cpu 4, memory 8Gi and limit memory 16Gi."""
+    port: Port = 9002
+    """ext-proc gRPC port of the EPP (container, Service and pool reference)."""
+    failure_mode: FailureMode = "FailOpen"
+    """What the gateway does when the EPP is unreachable."""
+
+
+class InferencePoolSpec(WireModel):
+    """Explicit InferencePool and EPP settings; without it a default pool and EPP are still created."""
+
+    endpoint_picker: EndpointPickerSpec
+    """The Endpoint Picker of the pool."""
+
+
+class GatewayRef(WireModel):
+    """The Gateway an HTTPRoute attaches to."""
+
+    name: str = Field(min_length=1)
+    """Gateway name."""
+    namespace: str | None = None
+    """Gateway namespace; empty means the ModelService's namespace."""
+
+
+class HTTPRouteSpec(WireModel):
+    """An explicit HTTPRoute to the model's InferencePool."""
+
+    gateway_ref: GatewayRef
+    """The parent Gateway."""
+    hostnames: tuple[str, ...] | None = None
+    """Route hostnames; empty matches every host."""
+
+
+class PodMonitorSpec(WireModel):
+    """Prometheus scraping of the serving pods (and of the EPP when enabled explicitly)."""
+
+    enabled: Bool = False
+    """Create PodMonitors (and the EPP ServiceMonitor with an explicit inferencePool)."""
+    port_name: str = "http"
+    """Container port name to scrape."""
+    path: str = "/metrics"
+    """HTTP path to scrape."""
+    interval: str = "30s"
+    """Scrape interval, a Prometheus duration."""
+
+
+class MonitoringSpec(WireModel):
+    """Monitoring settings."""
+
+    pod_monitor: PodMonitorSpec | None = None
+    """PodMonitor settings; absent keeps the serving PodMonitors on."""
+
+
+class ModelServiceSpec(WireModel):
+    """Desired state of a ModelService."""
+
+    model: ModelSpec
+    """The model to serve."""
+    engine: EngineSpec
+    """The vLLM engine."""
+    accelerator: AcceleratorSpec
+    """The accelerator vendor."""
+    decode: RoleSpec
+    """Decode (or unified) serving pods."""
+    prefill: RoleSpec | None = None
+    """Prefill pods; present turns on prefill/decode disaggregation."""
+    routing_proxy: RoutingProxySpec | None = None
+    """Routing sidecar in decode pods; required with prefill."""
+    inference_pool: InferencePoolSpec | None = None
+    """Explicit InferencePool and EPP settings."""
+    http_route: HTTPRouteSpec | None = None
+    """Explicit HTTPRoute; absent uses the operator's default gateway, if configured."""
+    monitoring: MonitoringSpec | None = None
+    """Monitoring settings."""
+
+
+class Condition(WireModel):
+    """A metav1.Condition."""
+
+    type: str = Field(
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+    )
+    """Condition type in CamelCase."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    observed_generation: Annotated[Int64, Field(ge=0)] | None = None
+    """The .metadata.generation the condition was set for."""
+    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
+    """When the condition last changed status."""
+    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    """Programmatic identifier of the last transition, in CamelCase."""
+    message: str = Field(max_length=32768)
+    """Human-readable details of the last transition."""
+
+
+class ModelServiceStatus(WireModel):
+    """Observed state of a ModelService."""
+
+    observed_generation: Int64 | None = None
+    """The .metadata.generation the status was derived from."""
+    phase: Phase | None = None
+    """Pending, Running, Ready or Failed."""
+    decode_ready: Int32 | None = None
+    """Ready decode pods."""
+    decode_replicas: Int32 | None = None
+    """Desired decode pods."""
+    prefill_ready: Int32 | None = None
+    """Ready prefill pods."""
+    prefill_replicas: Int32 | None = None
+    """Desired prefill pods."""
+    conditions: tuple[Condition, ...] | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready plus one condition per area (serving pods, EPP, routing, integrations)."""
+
+
+class OwnerReference(WireModel):
+    """A metav1.OwnerReference (read side only)."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+    controller: Bool | None = None
+    block_owner_deletion: Bool | None = None
+
+
+class ObjectMeta(WireModel):
+    """The parts of metav1.ObjectMeta the operator reads."""
+
+    name: str = ""
+    generate_name: str | None = None
+    namespace: str = ""
+    uid: str = ""
+    resource_version: str | None = None
+    generation: Int64 | None = None
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    finalizers: tuple[str, ...] | None = None
+    owner_references: tuple[OwnerReference, ...] | None = None
+
+
+class ModelService(WireModel):
+    """ModelService serves one model with vLLM behind an InferencePool and its Endpoint Picker."""
+
+    api_version: str = API_VERSION
+    kind: str = KIND
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ModelServiceSpec
+    status: ModelServiceStatus | None = None
+
+    @classmethod
+    def from_manifest(cls, obj: dict[str, Any]) -> ModelService:
+        """Read a ModelService from its wire form (unknown fields ignored)."""
+        return cls.model_validate(obj)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The wire form: camelCase, unset optional fields omitted."""
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,88 @@
+"""Name safety: every derived name and label value Kubernetes would reject, found before admission.
+
+The reference operator derives names without checking them, so a long ModelService name is accepted
+and then fails child by child at reconcile time. This check names the derived object and the limit
+it breaks, so the webhook can refuse such a ModelService up front. It never renames anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from shared import names
+from shared.api import ModelService
+from shared.problems import Problem
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+MAX_NAME = 253
+MAX_LABEL = 63
+
+
+def is_dns1123_subdomain(text: str) -> bool:
+    return 0 < len(text) <= MAX_NAME and _DNS1123_SUBDOMAIN_RE.match(text) is not None
+
+
+def is_label_value(text: str) -> bool:
+    return len(text) <= MAX_LABEL and _LABEL_VALUE_RE.match(text) is not None
+
+
+def _subdomain(path: str, what: str, value: str) -> Iterator[Problem]:
+    if len(value) > MAX_NAME:
+        yield Problem(
+            path, f"derived {what} name {value!r} is {len(value)} characters; the limit is {MAX_NAME}"
+        )
+    elif not is_dns1123_subdomain(value):
+        yield Problem(path, f"derived {what} name {value!r} is not a valid DNS-1123 subdomain")
+
+
+def _dns1035(path: str, what: str, value: str) -> Iterator[Problem]:
+    if len(value) > MAX_LABEL:
+        yield Problem(
+            path,
+            f"derived {what} name {value!r} is {len(value)} characters; {what} names are DNS-1035 labels "
+            f"of at most {MAX_LABEL} characters",
+        )
+    elif not names.is_dns1035_label(value):
+        yield Problem(path, f"derived {what} name {value!r} is not a valid DNS-1035 label")
+
+
+def _label(path: str, what: str, value: str) -> Iterator[Problem]:
+    if len(value) > MAX_LABEL:
+        yield Problem(
+            path,
+            f"{value!r} is used as the {what} label value and is {len(value)} characters; "
+            f"label values are at most {MAX_LABEL} characters",
+        )
+    elif not is_label_value(value):
+        yield Problem(path, f"{value!r} is used as the {what} label value and is not a valid label value")
+
+
+def check_names(ms: ModelService) -> list[Problem]:
+    """Every derived name or label value of ``ms`` that Kubernetes would reject, one Problem each."""
+    name_path = "metadata.name"
+    problems: list[Problem] = []
+    recorded = names.recorded_base_name(ms)
+    if recorded is not None and not names.is_dns1035_label(recorded):
+        problems.append(
+            Problem(
+                f"metadata.annotations[{names.DNS1035_NAME_ANNOTATION}]",
+                f"{recorded!r} is not a DNS-1035 label; it must be the sanitized name recorded at creation",
+            )
+        )
+    problems += _label(name_path, "app.kubernetes.io/name and llm-d.ai/model", ms.metadata.name)
+    problems += _subdomain(name_path, "decode Deployment", names.decode_name(ms))
+    if ms.spec.prefill is not None:
+        problems += _subdomain(name_path, "prefill Deployment", names.prefill_name(ms))
+    problems += _subdomain(name_path, "InferencePool", names.inference_pool_name(ms))
+    epp = names.epp_name(ms)
+    problems += _dns1035(name_path, "EPP Service", epp)
+    problems += _label(name_path, "EPP app.kubernetes.io/name and inferencepool", epp)
+    problems += _subdomain(name_path, "EPP ConfigMap", names.epp_configmap_name(ms))
+    problems += _subdomain(name_path, "EPP metrics token Secret", names.epp_secret_name(ms))
+    problems += _subdomain(name_path, "EPP ClusterRole", names.epp_cluster_rbac_name(ms))
+    # Deduplicate: one too-long name usually breaks several objects with the same message prefix.
+    return sorted(dict.fromkeys(problems))

@@ -1,0 +1,109 @@
+"""Every derived child name, exactly as the reference operator derives them.
+
+Users migrate from the reference operator, so names are never "improved" here; instead
+``shared.namecheck`` reports names that Kubernetes would reject, and the reconciler's ownership
+check catches two ModelServices whose names sanitize alike. The EPP family derives from a
+DNS-1035-sanitized base name, which the webhook records in an annotation at creation so a later
+change of the sanitizer can never rename live children.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from shared.api import ModelService
+
+Role = Literal["decode", "prefill"]
+
+DNS1035_NAME_ANNOTATION = "model.otterscale.io/dns1035-name"
+"""Annotation holding SAN(NAME), recorded by the mutating webhook on CREATE."""
+
+_DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_FALLBACK = "modelservice"
+
+
+def sanitize_dns1035(text: str) -> str:
+    """The reference's DNS-1035 sanitizer (SAN): lowercase, map ._- to -, drop the rest, no truncation."""
+    kept: list[str] = []
+    for ch in text:
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            kept.append(ch)
+        elif "A" <= ch <= "Z":
+            kept.append(ch.lower())
+        elif ch in "._-":
+            kept.append("-")
+    result = "".join(kept).strip("-")
+    while "--" in result:
+        result = result.replace("--", "-")
+    if not result:
+        return _FALLBACK
+    if result[0].isdigit():
+        result = "m-" + result
+    return result.removesuffix("-")
+
+
+def is_dns1035_label(text: str) -> bool:
+    """A DNS-1035 label: lowercase alphanumerics and '-', starts with a letter, at most 63 characters."""
+    return len(text) <= 63 and _DNS1035_LABEL_RE.match(text) is not None
+
+
+def recorded_base_name(ms: ModelService) -> str | None:
+    """The sanitized base name the webhook recorded at creation, if any."""
+    annotations = ms.metadata.annotations or {}
+    return annotations.get(DNS1035_NAME_ANNOTATION)
+
+
+def base_name(ms: ModelService) -> str:
+    """SAN(NAME): the recorded annotation when it holds a DNS-1035 label, else computed."""
+    recorded = recorded_base_name(ms)
+    if recorded is not None and _DNS1035_LABEL_RE.match(recorded):
+        return recorded
+    return sanitize_dns1035(ms.metadata.name)
+
+
+def decode_name(ms: ModelService) -> str:
+    return f"{ms.metadata.name}-decode"
+
+
+def prefill_name(ms: ModelService) -> str:
+    return f"{ms.metadata.name}-prefill"
+
+
+def role_deployment_name(ms: ModelService, role: Role) -> str:
+    return decode_name(ms) if role == "decode" else prefill_name(ms)
+
+
+def inference_pool_name(ms: ModelService) -> str:
+    return ms.metadata.name
+
+
+def http_route_name(ms: ModelService) -> str:
+    return ms.metadata.name
+
+
+def epp_name(ms: ModelService) -> str:
+    """Name of the EPP Deployment, Service, ServiceAccount, Role(Binding), DestinationRule, ServiceMonitor."""
+    return f"{base_name(ms)}-epp"
+
+
+def epp_configmap_name(ms: ModelService) -> str:
+    return f"{epp_name(ms)}-config"
+
+
+def epp_secret_name(ms: ModelService) -> str:
+    return f"{epp_name(ms)}-sa-metrics-reader-secret"
+
+
+def epp_cluster_rbac_name(ms: ModelService) -> str:
+    """ClusterRole and ClusterRoleBinding: namespace verbatim plus the EPP name."""
+    return f"{ms.metadata.namespace}-{epp_name(ms)}"
+
+
+def legacy_pool_name(ms: ModelService) -> str:
+    """An InferencePool name older reference versions used; only ever deleted."""
+    return epp_name(ms)
+
+
+def pod_monitor_name(ms: ModelService, role: Role) -> str:
+    return f"{ms.metadata.name}-{role}"

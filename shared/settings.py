@@ -1,0 +1,70 @@
+"""Operator settings: the one typed model both services read their configuration into.
+
+Defaults are the reference operator's flag defaults, so a plain install renders the same children.
+The services fill this from flags and environment variables; builders only ever read it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Provider = Literal["istio", "gke", "none"]
+
+DEFAULT_ENGINE_IMAGE = "ghcr.io/llm-d/llm-d-cuda:v0.5.1"
+DEFAULT_EPP_IMAGE = "ghcr.io/llm-d/llm-d-inference-scheduler:v0.6.0"
+DEFAULT_ROUTING_PROXY_IMAGE = "ghcr.io/llm-d/llm-d-routing-sidecar:v0.6.0"
+DEFAULT_KIT_IMAGE = "ghcr.io/kitops-ml/kitops:v1.11.0"
+DEFAULT_GATEWAY_NAME = "otterscale-llm-d-infra-inference-gateway"
+DEFAULT_GATEWAY_NAMESPACE = "llm-d"
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class TracingSettings(_Settings):
+    """OpenTelemetry tracing for the EPP and the routing proxy."""
+
+    enabled: bool = False
+    """Turn tracing on (EPP --tracing=true plus OTEL_* env)."""
+    otel_exporter_endpoint: str = ""
+    """OTLP exporter endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)."""
+    sampler: str = "parentbased_traceidratio"
+    """OTEL_TRACES_SAMPLER; empty omits it."""
+    sampler_arg: str = "0.01"
+    """OTEL_TRACES_SAMPLER_ARG; empty omits it."""
+
+
+class OperatorSettings(_Settings):
+    """Everything operator-wide that shapes the children of a ModelService."""
+
+    default_engine_image: str = DEFAULT_ENGINE_IMAGE
+    """vLLM image when spec.engine.image is empty."""
+    default_epp_image: str = DEFAULT_EPP_IMAGE
+    """EPP image when spec.inferencePool.endpointPicker.image is empty or there is no inferencePool."""
+    default_routing_proxy_image: str = DEFAULT_ROUTING_PROXY_IMAGE
+    """Routing sidecar image when spec.routingProxy.image is empty."""
+    kit_image: str = DEFAULT_KIT_IMAGE
+    """KitOps image of the model-unpack init container; empty disables the init container."""
+    kit_plain_http: bool = False
+    """Pass --plain-http to `kit unpack` (only for registries without TLS)."""
+    provider: Provider = "istio"
+    """istio creates a DestinationRule for the EPP; gke skips the metrics token Secret."""
+    epp_flags: dict[str, str] = Field(default_factory=dict)
+    """Extra EPP arguments, emitted sorted by key as --key=value."""
+    metrics_endpoint_auth: bool = True
+    """EPP protects /metrics with TokenReview/SubjectAccessReview; Prometheus sends a token."""
+    default_gateway_name: str = DEFAULT_GATEWAY_NAME
+    """Gateway of the default HTTPRoute; empty disables the default route."""
+    default_gateway_namespace: str = DEFAULT_GATEWAY_NAMESPACE
+    """Namespace of the default gateway."""
+    tracing: TracingSettings = TracingSettings()
+    """Tracing settings."""
+    version: str = "devel"
+    """Operator version, the app.kubernetes.io/version label on child metadata; empty omits it."""
+    engine_startup_timeout_seconds: int = Field(default=3600, ge=60)
+    """How long vLLM may take to load a model before its startup probe fails the pod."""
+    allowed_image_prefixes: tuple[str, ...] = ()
+    """Image prefixes allowed for engine, routing-proxy and EPP images; empty allows all."""
