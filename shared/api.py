@@ -121,7 +121,8 @@ class RoutingProxySpec(WireModel):
     """Sidecar log level (--zap-log-level)."""
     secure_proxy: Bool | None = None
     """Serve the proxy over TLS (--secure-proxy)."""
-    prefiller_use_tls: Bool | None = None
+    # The wire name keeps upstream's "TLS" capitalisation, which to_camel would spell "Tls".
+    prefiller_use_tls: Bool | None = Field(default=None, alias="prefillerUseTLS")
     """Call prefill pods over TLS (--prefiller-use-tls); unset omits the flag."""
     cert_path: str | None = None
     """Directory of the proxy's TLS certificate (--cert-path)."""
