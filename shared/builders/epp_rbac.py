@@ -1,0 +1,67 @@
+"""The EPP Role and RoleBinding: what the EPP reads in its own namespace.
+
+It watches the serving pods and its InferencePool (plus the experimental objective and rewrite
+objects). With more than one replica it also needs Leases for leader election and Events to report
+it. The operator must itself hold every permission it grants here (RBAC escalation prevention).
+"""
+
+from __future__ import annotations
+
+from shared import labels, names
+from shared.api import ModelService
+from shared.builders import defaults, meta
+from shared.builders.meta import Manifest
+from shared.settings import OperatorSettings
+
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+_READ = ["get", "watch", "list"]
+
+
+def _rule(group: str, resources: list[str], verbs: list[str]) -> Manifest:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
+def epp_role_rules(replicas: int) -> list[Manifest]:
+    """The Role's rules in the reference's order; leader-election rules only above one replica."""
+    rules = [
+        _rule("", ["pods"], list(_READ)),
+        _rule(
+            "inference.networking.x-k8s.io", ["inferenceobjectives", "inferencemodelrewrites"], list(_READ)
+        ),
+        _rule("inference.networking.k8s.io", ["inferencepools"], list(_READ)),
+    ]
+    if replicas > 1:
+        rules += [
+            _rule(
+                "coordination.k8s.io",
+                ["leases"],
+                ["get", "list", "watch", "create", "update", "patch", "delete"],
+            ),
+            _rule("", ["events"], ["create", "patch"]),
+        ]
+    return rules
+
+
+def service_account_subject(ms: ModelService) -> Manifest:
+    """The EPP ServiceAccount as an RBAC subject."""
+    return {"kind": "ServiceAccount", "name": names.epp_name(ms), "namespace": ms.metadata.namespace}
+
+
+def build_epp_role(ms: ModelService, settings: OperatorSettings) -> Manifest | None:
+    """The EPP Role; always wanted."""
+    metadata = meta.object_meta(ms, names.epp_name(ms), labels.epp_meta_labels(ms, settings.version))
+    return meta.manifest(RBAC_API_VERSION, "Role", metadata, rules=epp_role_rules(defaults.epp_replicas(ms)))
+
+
+def build_epp_role_binding(ms: ModelService, settings: OperatorSettings) -> Manifest | None:
+    """The EPP RoleBinding; always wanted."""
+    name = names.epp_name(ms)
+    metadata = meta.object_meta(ms, name, labels.epp_meta_labels(ms, settings.version))
+    return meta.manifest(
+        RBAC_API_VERSION,
+        "RoleBinding",
+        metadata,
+        subjects=[service_account_subject(ms)],
+        roleRef={"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
+    )
