@@ -1,0 +1,238 @@
+"""Schema defaulting of a raw ModelService manifest, as JSON Patch operations.
+
+The defaults come from the pydantic models in `shared.api`: a field with a non-None default there is
+exactly a field with a CRD schema default, so the CRD, the readers and the mutating webhook share one
+source. Defaults apply only where the parent object exists, like the API server's structural
+defaulting (`prefill` absent stays absent; `parallelism` absent gets no `tensor`).
+
+The work happens on the raw dict, never through a pydantic round trip, so unknown fields and key
+order survive. The result is a list of `add`/`replace` operations rather than a diff: diffing the
+whole object with `jsonpatch.make_patch` costs more than everything else the webhook does per
+request, while here the operations fall out of the walk for free (tests check they equal the diff).
+
+This module also holds the schema tree (`schema_tree()`): fields by wire name, list items, map
+values. Validation walks the same tree to report unknown fields and to spell paths.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from shared import api, names
+from shared.settings import OperatorSettings
+
+
+class PatchOp(TypedDict):
+    """One RFC 6902 operation; only `add` and `replace` are ever produced."""
+
+    op: Literal["add", "replace"]
+    path: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Node:
+    """A schema node: an object with known fields, a list, a map, or a scalar leaf."""
+
+    kind: Literal["object", "list", "map", "leaf", "open"]
+    fields: Mapping[str, Node] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    item: Node | None = None
+
+
+LEAF = Node("leaf")
+OPEN = Node("open")  # Anything goes below (ObjectMeta, status): the API server owns those.
+
+
+def _node_for(annotation: Any) -> Node:
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _node_for(members[0]) if len(members) == 1 else LEAF
+    if origin is typing.Annotated:
+        return _node_for(typing.get_args(annotation)[0])
+    if origin in (tuple, list):
+        return Node("list", item=_node_for(typing.get_args(annotation)[0]))
+    if origin is dict:
+        return Node("map", item=_node_for(typing.get_args(annotation)[1]))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model_node(annotation)
+    return LEAF
+
+
+@functools.cache
+def _model_node(model: type[BaseModel]) -> Node:
+    fields: dict[str, Node] = {}
+    defaults: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        wire = info.alias or name
+        fields[wire] = _node_for(info.annotation)
+        if info.default is not PydanticUndefined and info.default is not None:
+            defaults[wire] = info.default
+    return Node("object", fields=fields, defaults=defaults)
+
+
+@functools.cache
+def schema_tree() -> Node:
+    """The ModelService wire schema; metadata and status are left open (the API server's business)."""
+    spec = _model_node(api.ModelServiceSpec)
+    return Node(
+        "object",
+        fields={"apiVersion": LEAF, "kind": LEAF, "metadata": OPEN, "spec": spec, "status": OPEN},
+    )
+
+
+def pointer(parts: tuple[str | int, ...]) -> str:
+    """An RFC 6901 JSON pointer for a path of keys and indices."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _missing(obj: Mapping[str, Any], key: str) -> bool:
+    return obj.get(key) is None
+
+
+def _set(ops: list[PatchOp], obj: Mapping[str, Any], at: tuple[str | int, ...], key: str, value: Any) -> None:
+    op: Literal["add", "replace"] = "add" if key not in obj else "replace"
+    ops.append({"op": op, "path": pointer((*at, key)), "value": value})
+
+
+def _nested(node: Node) -> bool:
+    return node.kind in ("object", "list", "map")
+
+
+def _walk(node: Node, value: Any, at: tuple[str | int, ...], ops: list[PatchOp]) -> None:
+    if node.kind == "object" and isinstance(value, dict):
+        for key, default in node.defaults.items():
+            if _missing(value, key):
+                _set(ops, value, at, key, default)
+        for key, child in value.items():
+            sub = node.fields.get(key)
+            if sub is not None and sub.kind in ("object", "list", "map") and child is not None:
+                _walk(sub, child, (*at, key), ops)
+    elif node.kind == "list" and isinstance(value, list) and node.item is not None and _nested(node.item):
+        for i, child in enumerate(value):
+            _walk(node.item, child, (*at, i), ops)
+    elif node.kind == "map" and isinstance(value, dict) and node.item is not None and _nested(node.item):
+        for key, child in value.items():
+            _walk(node.item, child, (*at, key), ops)
+
+
+def schema_default_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
+    """Operations that add every missing CRD schema default under `spec`."""
+    ops: list[PatchOp] = []
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _walk(schema_tree().fields["spec"], spec, ("spec",), ops)
+    return ops
+
+
+def image_default_ops(obj: Mapping[str, Any], settings: OperatorSettings) -> list[PatchOp]:
+    """Operations that fill empty image fields from the operator's default images.
+
+    Only where the owning object exists: the engine, the routing proxy when `routingProxy` is set,
+    the EPP when `inferencePool.endpointPicker` is set (without it the operator's default EPP is
+    implied and nothing is stored).
+    """
+    ops: list[PatchOp] = []
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return ops
+    pool = spec.get("inferencePool")
+    picker = pool.get("endpointPicker") if isinstance(pool, dict) else None
+    for at, owner, image in (
+        (("spec", "engine"), spec.get("engine"), settings.default_engine_image),
+        (("spec", "routingProxy"), spec.get("routingProxy"), settings.default_routing_proxy_image),
+        (("spec", "inferencePool", "endpointPicker"), picker, settings.default_epp_image),
+    ):
+        if isinstance(owner, dict) and not owner.get("image") and image:
+            _set(ops, owner, at, "image", image)
+    return ops
+
+
+def name_record_ops(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[PatchOp]:
+    """Record SAN(NAME) in the DNS-1035 name annotation.
+
+    CREATE (`old` is None): record it unless present. With `generateName` and no `name` the final
+    name is not known at this point, so nothing is recorded; the builders compute SAN(NAME) until
+    an UPDATE records it.
+    UPDATE: the recorded value is permanent. If the new object dropped it (a `kubectl replace` or a
+    server-side apply of a manifest that never carried it), the OLD value is restored so routine
+    re-applies keep working; a changed value is left alone for validation to reject. An object
+    created before the webhook existed gets SAN(NAME) on its first UPDATE.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return []
+    annotations = meta.get("annotations")
+    present = isinstance(annotations, dict) and names.DNS1035_NAME_ANNOTATION in annotations
+    if present:
+        return []
+    value = _recorded(old)
+    if value is None:
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            return []
+        value = names.sanitize_dns1035(name)
+    if not isinstance(annotations, dict):
+        return [
+            {
+                "op": "add" if "annotations" not in meta else "replace",
+                "path": "/metadata/annotations",
+                "value": {names.DNS1035_NAME_ANNOTATION: value},
+            }
+        ]
+    return [
+        {
+            "op": "add",
+            "path": pointer(("metadata", "annotations", names.DNS1035_NAME_ANNOTATION)),
+            "value": value,
+        }
+    ]
+
+
+def _recorded(old: Mapping[str, Any] | None) -> str | None:
+    meta = old.get("metadata") if old is not None else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    value = annotations.get(names.DNS1035_NAME_ANNOTATION) if isinstance(annotations, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def default_ops(
+    obj: Mapping[str, Any],
+    settings: OperatorSettings,
+    old: Mapping[str, Any] | None = None,
+    *,
+    images: bool = True,
+) -> list[PatchOp]:
+    """Everything the mutating webhook does, as operations; empty when the object is complete.
+
+    `images=False` leaves empty images empty (the reconciler then applies the current defaults).
+    """
+    image_ops = image_default_ops(obj, settings) if images else []
+    return [*name_record_ops(obj, old), *image_ops, *schema_default_ops(obj)]
+
+
+def apply_ops(obj: Mapping[str, Any], ops: list[PatchOp]) -> dict[str, Any]:
+    """A deep copy of `obj` with `ops` applied (they only add or replace keys of existing objects)."""
+    out: dict[str, Any] = copy.deepcopy(dict(obj))
+    for op in ops:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        target: Any = out
+        for part in parts[:-1]:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[parts[-1]] = copy.deepcopy(op["value"])
+    return out
+
+
+def defaulted(obj: Mapping[str, Any], settings: OperatorSettings) -> dict[str, Any]:
+    """The manifest as the mutating webhook would store it on CREATE (for the offline tools)."""
+    return apply_ops(obj, default_ops(obj, settings))

@@ -1,0 +1,409 @@
+"""Validation of a raw ModelService manifest: every error with its field path, plus warnings.
+
+Layers, each reporting everything it finds:
+1. structure: fields the schema does not declare (the readers ignore them, so a typo such as
+   `spec.engine.prot` would otherwise pass silently);
+2. the pydantic models in `shared.api` (types, required fields, enums, bounds, quantities),
+   paths spelled with the wire names pydantic reports;
+3. rules the schema cannot express (env vars, tolerations, requests within limits, cross-field
+   rules, operator-owned engine flags, derived names) and warnings (GPU counts set by hand);
+4. the image policy and, on UPDATE, the permanence of the recorded DNS-1035 name.
+Layer 3 needs a parsed model, so it runs only when layer 2 passed.
+
+Both the admission webhook and the offline tools call `validate`; it is pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared import namecheck, names
+from shared.api import ModelService, ModelServiceSpec, RoleSpec
+from shared.defaulting import Node, schema_tree
+from shared.kube_types import EnvVar, ResourceRequirements, Toleration, parse_quantity
+from shared.settings import OperatorSettings
+
+INVALID, REQUIRED, NOT_SUPPORTED = "FieldValueInvalid", "FieldValueRequired", "FieldValueNotSupported"
+TYPE_INVALID, TOO_LONG, FORBIDDEN = "FieldValueTypeInvalid", "FieldValueTooLong", "FieldValueForbidden"
+
+GPU_RESOURCES = {
+    "nvidia": "nvidia.com/gpu",
+    "amd": "amd.com/gpu",
+    "intel-gaudi": "habana.ai/gaudi",
+    "google": "google.com/tpu",
+}
+OPERATOR_FLAGS = (
+    "--port",
+    "--served-model-name",
+    "--tensor-parallel-size",
+    "--data-parallel-size",
+    "--data-parallel-size-local",
+    "--model",
+)
+RESERVED_EPP_PORTS = {9003: "the EPP gRPC health port", 9090: "the EPP metrics port"}
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_PROM_DURATION = re.compile(
+    r"^((([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?|0)$"
+)
+_PYDANTIC_REASONS = {
+    "missing": REQUIRED,
+    "literal_error": NOT_SUPPORTED,
+    "string_too_long": TOO_LONG,
+    "too_long": TOO_LONG,
+}
+
+
+@dataclass(frozen=True, order=True)
+class FieldError:
+    """One reason to reject: where (`spec.engine.args[2]`), why, and a Kubernetes cause type."""
+
+    path: str
+    message: str
+    reason: str = INVALID
+    policy: bool = False
+    """Raised by the image policy (a permission question, not a malformed object)."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The verdict: errors sorted by path (stable), warnings in rule order, the parsed model."""
+
+    errors: tuple[FieldError, ...]
+    warnings: tuple[str, ...]
+    model: ModelService | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate(
+    obj: Mapping[str, Any],
+    settings: OperatorSettings,
+    old: Mapping[str, Any] | None = None,
+    *,
+    creating: bool = False,
+) -> Report:
+    """Check a ModelService manifest as stored (after defaulting).
+
+    `old` is the stored object on UPDATE; `creating` marks admission of a CREATE. Offline checks pass
+    neither, and then the recorded DNS-1035 name is only checked for being a DNS-1035 label.
+    """
+    errors = list(unknown_fields(obj))
+    warnings: list[str] = []
+    model: ModelService | None = None
+    try:
+        model = ModelService.model_validate(obj)
+    except ValidationError as e:
+        errors += pydantic_errors(e)
+    if model is not None:
+        errors += spec_rules(model.spec)
+        errors += (FieldError(p.path, p.message) for p in namecheck.check_names(model))
+        errors += image_policy(model.spec, settings)
+        warnings += gpu_warnings(model.spec)
+    if old is not None or creating:
+        errors += name_record_rules(obj, old)
+    return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
+
+
+# --- 1. structure ------------------------------------------------------------------------------
+
+
+def join(path: str, key: str | int, node: Node | None = None) -> str:
+    """Extend a path: `.field`, `[index]` for lists, `[key]` for map keys."""
+    if isinstance(key, int) or (node is not None and node.kind in ("list", "map")):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def unknown_fields(obj: Mapping[str, Any]) -> Iterator[FieldError]:
+    """Every field the ModelService schema does not declare (metadata and status excepted)."""
+    yield from _unknown(schema_tree(), obj, "")
+
+
+def _unknown(node: Node, value: Any, path: str) -> Iterator[FieldError]:
+    if node.kind == "object" and isinstance(value, Mapping):
+        for key, child in value.items():
+            sub = node.fields.get(key)
+            if sub is None:
+                yield FieldError(join(path, str(key)), f'unknown field "{key}"', NOT_SUPPORTED)
+            else:
+                yield from _unknown(sub, child, join(path, key))
+    elif node.item is not None and node.item.kind in ("object", "list", "map"):
+        items: Iterable[tuple[str | int, Any]] = ()
+        if node.kind == "map" and isinstance(value, Mapping):
+            items = value.items()
+        elif node.kind == "list" and isinstance(value, list):
+            items = enumerate(value)
+        for key, child in items:
+            yield from _unknown(node.item, child, join(path, key, node))
+
+
+def pydantic_errors(error: ValidationError) -> Iterator[FieldError]:
+    """Pydantic's errors as FieldErrors, with map keys in brackets."""
+    for err in error.errors(include_url=False):
+        path, node = "", schema_tree()
+        for part in err["loc"]:
+            path = join(path, part, node)
+            node = _child(node, part)
+        message = err["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        if err["type"] != "missing":
+            message = f"Invalid value: {_show(err.get('input'))}: {message}"
+        reason = _PYDANTIC_REASONS.get(
+            err["type"], TYPE_INVALID if err["type"].endswith("_type") else INVALID
+        )
+        yield FieldError(path or "<root>", message, reason)
+
+
+def _child(node: Node, part: str | int) -> Node:
+    if node.kind == "object" and isinstance(part, str):
+        return node.fields.get(part, node)
+    return node.item if node.item is not None else node
+
+
+def _show(value: Any) -> str:
+    text = (
+        repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
+    )
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- 3. rules the schema cannot express --------------------------------------------------------
+
+
+def spec_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:
+    """Cross-field rules and core-type semantics on a parsed spec."""
+    for i, env in enumerate(spec.engine.env or ()):
+        yield from env_var_rules(env, f"spec.engine.env[{i}]")
+    yield from engine_args_rules(spec.engine.args or (), spec.model.mount_path)
+    for role_name, role in (("decode", spec.decode), ("prefill", spec.prefill)):
+        if role is not None:
+            yield from role_rules(role, f"spec.{role_name}")
+    if spec.inference_pool is not None:
+        picker = spec.inference_pool.endpoint_picker
+        if picker.resources is not None:
+            yield from resources_rules(picker.resources, "spec.inferencePool.endpointPicker.resources")
+        if picker.port in RESERVED_EPP_PORTS:
+            yield FieldError(
+                "spec.inferencePool.endpointPicker.port",
+                f"Invalid value: {picker.port}: collides with {RESERVED_EPP_PORTS[picker.port]}",
+            )
+    if spec.prefill is not None and spec.routing_proxy is None:
+        yield FieldError(
+            "spec.routingProxy",
+            "Required value: spec.prefill is set; prefill/decode disaggregation needs the routing proxy",
+            REQUIRED,
+        )
+    if spec.routing_proxy is not None and spec.routing_proxy.target_port == spec.engine.port:
+        yield FieldError(
+            "spec.routingProxy.targetPort",
+            f"Invalid value: {spec.engine.port}: must differ from spec.engine.port; the proxy listens "
+            "there and vLLM behind it",
+        )
+    pod_monitor = spec.monitoring.pod_monitor if spec.monitoring is not None else None
+    if pod_monitor is not None and not (pod_monitor.interval and _PROM_DURATION.match(pod_monitor.interval)):
+        yield FieldError(
+            "spec.monitoring.podMonitor.interval",
+            f"Invalid value: {pod_monitor.interval!r}: must be a Prometheus duration such as 30s, 1m30s "
+            "or 5m",
+        )
+
+
+def env_var_rules(env: EnvVar, path: str) -> Iterator[FieldError]:
+    if not _ENV_NAME.match(env.name):
+        yield FieldError(
+            f"{path}.name",
+            f"Invalid value: {env.name!r}: a valid environment variable name must consist of alphabetic "
+            "characters, digits, '_', '-', or '.', and must not start with a digit",
+        )
+    source = env.value_from
+    if source is None:
+        return
+    if env.value:
+        yield FieldError(f"{path}.valueFrom", "Invalid value: may not be specified when `value` is not empty")
+    count = sum(
+        s is not None
+        for s in (
+            source.config_map_key_ref,
+            source.field_ref,
+            source.file_key_ref,
+            source.resource_field_ref,
+            source.secret_key_ref,
+        )
+    )
+    if count != 1:
+        yield FieldError(
+            f"{path}.valueFrom",
+            f"Invalid value: {count} sources: must specify exactly one of configMapKeyRef, fieldRef, "
+            "fileKeyRef, resourceFieldRef or secretKeyRef",
+        )
+
+
+def engine_args_rules(args: Sequence[str], mount_path: str) -> Iterator[FieldError]:
+    """User args must not repeat what the operator passes vLLM: flags (both spellings) and the model."""
+    for i, arg in enumerate(args):
+        flag = arg.split("=", 1)[0]
+        if flag in OPERATOR_FLAGS:
+            yield FieldError(
+                f"spec.engine.args[{i}]",
+                f"Forbidden: {flag} is set by the operator (from the spec); remove it from args",
+                FORBIDDEN,
+            )
+        elif arg == mount_path and not _is_flag_value(args, i):
+            yield FieldError(
+                f"spec.engine.args[{i}]",
+                f"Forbidden: the model path {mount_path!r} is the operator's first positional argument; "
+                "remove it from args",
+                FORBIDDEN,
+            )
+
+
+def _is_flag_value(args: Sequence[str], i: int) -> bool:
+    return i > 0 and args[i - 1].startswith("-") and "=" not in args[i - 1]
+
+
+def role_rules(role: RoleSpec, path: str) -> Iterator[FieldError]:
+    if role.resources is not None:
+        yield from resources_rules(role.resources, f"{path}.resources")
+    for i, toleration in enumerate(role.tolerations or ()):
+        yield from toleration_rules(toleration, f"{path}.tolerations[{i}]")
+
+
+def resources_rules(resources: ResourceRequirements, path: str) -> Iterator[FieldError]:
+    limits, requests = resources.limits or {}, resources.requests or {}
+    for key, request in requests.items():
+        if key in limits and parse_quantity(request) > parse_quantity(limits[key]):
+            yield FieldError(
+                f"{path}.requests[{key}]",
+                f"Invalid value: {request!r}: must be less than or equal to {key} limit of {limits[key]}",
+            )
+
+
+def toleration_rules(toleration: Toleration, path: str) -> Iterator[FieldError]:
+    if toleration.operator == "Exists" and toleration.value:
+        yield FieldError(
+            f"{path}.value",
+            f"Invalid value: {toleration.value!r}: value must be empty when `operator` is 'Exists'",
+        )
+    if not toleration.key and toleration.operator != "Exists":
+        yield FieldError(f"{path}.operator", "Invalid value: operator must be Exists when `key` is empty")
+    if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
+        yield FieldError(
+            f"{path}.effect",
+            f"Invalid value: {toleration.effect!r}: effect must be 'NoExecute' when `tolerationSeconds` "
+            "is set",
+        )
+
+
+def gpu_warnings(spec: ModelServiceSpec) -> Iterator[str]:
+    """Accelerator counts are the operator's: tensor x dataLocal per pod."""
+    ours = GPU_RESOURCES.get(spec.accelerator.type)
+    for role_name, role in (("decode", spec.decode), ("prefill", spec.prefill)):
+        if role is None or role.resources is None:
+            continue
+        p = role.parallelism
+        count = max(p.tensor, 1) * max(p.data_local, 1) if p is not None else 1
+        for kind, values in (("limits", role.resources.limits), ("requests", role.resources.requests)):
+            for key in values or {}:
+                if key not in GPU_RESOURCES.values():
+                    continue
+                at = f"spec.{role_name}.resources.{kind}[{key}]"
+                if key == ours:
+                    yield f"{at}: set by hand; the operator replaces it with {count} (tensor x dataLocal)"
+                else:
+                    kind_ = spec.accelerator.type
+                    yield f"{at}: does not match spec.accelerator.type {kind_!r}; kept as written"
+
+
+# --- 4. image policy and the recorded name -----------------------------------------------------
+
+
+def image_allowed(image: str, prefixes: Iterable[str]) -> bool:
+    """True when `image` starts with an allowed prefix at a boundary (`/`, `:` or `@`), or no prefixes.
+
+    The boundary keeps the prefix `ghcr.io/llm-d` from also admitting `ghcr.io/llm-d-evil/x`.
+    """
+    prefixes = tuple(prefixes)
+    if not prefixes:
+        return True
+    for prefix in prefixes:
+        if image == prefix or (
+            image.startswith(prefix) and (prefix[-1] in "/:@" or image[len(prefix)] in "/:@")
+        ):
+            return True
+    return False
+
+
+def effective_images(spec: ModelServiceSpec, settings: OperatorSettings) -> list[tuple[str, str, bool]]:
+    """(path, image, is the operator default) for every image the children will run."""
+    out = [("spec.engine.image", spec.engine.image or settings.default_engine_image, not spec.engine.image)]
+    if spec.routing_proxy is not None:
+        image = spec.routing_proxy.image
+        out.append(("spec.routingProxy.image", image or settings.default_routing_proxy_image, not image))
+    picker = spec.inference_pool.endpoint_picker if spec.inference_pool is not None else None
+    epp_image = picker.image if picker is not None else None
+    out.append(
+        ("spec.inferencePool.endpointPicker.image", epp_image or settings.default_epp_image, not epp_image)
+    )
+    return out
+
+
+def image_policy(spec: ModelServiceSpec, settings: OperatorSettings) -> Iterator[FieldError]:
+    prefixes = settings.allowed_image_prefixes
+    if not prefixes:
+        return
+    for path, image, is_default in effective_images(spec, settings):
+        if not image_allowed(image, prefixes):
+            origin = " (the operator's default image)" if is_default else ""
+            yield FieldError(
+                path,
+                f"Forbidden: image {image!r}{origin} is not allowed by the image policy; allowed prefixes: "
+                + ", ".join(prefixes),
+                FORBIDDEN,
+                policy=True,
+            )
+
+
+def name_record_rules(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> Iterator[FieldError]:
+    """On CREATE a recorded name must be SAN(NAME); on UPDATE it may neither change nor disappear."""
+    path = f"metadata.annotations[{names.DNS1035_NAME_ANNOTATION}]"
+    after = _annotation(obj)
+    if old is None:
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if isinstance(name, str) and name and after is not None and after != names.sanitize_dns1035(name):
+            yield FieldError(
+                path,
+                f"Invalid value: {after!r}: must be {names.sanitize_dns1035(name)!r} (the sanitized "
+                "metadata.name) or omitted; the webhook records it",
+            )
+        return
+    before = _annotation(old)
+    if before is None or before == after:
+        return
+    if after is None:
+        yield FieldError(
+            path, f"Forbidden: removing the recorded name {before!r} would rename children", FORBIDDEN
+        )
+    else:
+        yield FieldError(
+            path,
+            f"Forbidden: field is immutable: recorded as {before!r} at creation (EPP children are named "
+            "after it); it cannot change",
+            FORBIDDEN,
+        )
+
+
+def _annotation(obj: Mapping[str, Any]) -> Any:
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return annotations.get(names.DNS1035_NAME_ANNOTATION) if isinstance(annotations, Mapping) else None

@@ -1,0 +1,25 @@
+"""`python -m webhook`: read settings, serve until SIGTERM or SIGINT, then drain and exit."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from webhook import config, logs
+from webhook.server import WebhookServer
+
+
+async def main() -> None:
+    cfg = config.load()
+    logs.configure(cfg.log_level)
+    server = WebhookServer(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    await stop.wait()
+    await server.stop()
+
+
+asyncio.run(main())

@@ -1,0 +1,126 @@
+"""The admission decisions, as pure functions: AdmissionReview in, AdmissionReview out.
+
+`mutate` records the DNS-1035 name, fills empty images from the operator defaults and adds the
+CRD schema defaults; `validate` runs `shared.validation` and, on UPDATE, warns which serving pods a
+change restarts. Both are `sideEffects: None`: a dry run gets the same verdict and patch because
+nothing here depends on it. No I/O, no clock, no logging: `webhook.app` does those.
+
+Status codes: schema and rule violations answer 422 `Invalid` (what the API server itself answers
+for an invalid object, so kubectl users see the familiar "is invalid" text). A denial caused only by
+the image policy answers 403 `Forbidden`: the object is well-formed, the tenant is just not allowed
+to run that image. When both occur the answer is 422 and lists all errors, policy ones included.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from shared import defaulting, validation
+from shared.settings import OperatorSettings
+from webhook import restarts, reviews
+
+Hook = Literal["mutate", "validate"]
+Verdict = Literal["allowed", "patched", "warned", "denied", "bad_request"]
+
+
+def review(
+    body: Any, settings: OperatorSettings, hook: Hook, *, persist_images: bool = True
+) -> reviews.AdmissionReview:
+    """Answer one AdmissionReview body; raises reviews.BadRequest when it is not one.
+
+    `persist_images=False` makes mutate leave empty image fields empty, so the reconciler keeps
+    applying the operator's current default images (see `webhook.config`).
+    """
+    request = reviews.parse(body)
+    if request.passes_untouched:
+        response: reviews.Response = {"uid": request.uid, "allowed": True}
+    elif hook == "mutate":
+        response = mutate(request, settings, persist_images=persist_images)
+    else:
+        response = validate(request, settings)
+    return {"apiVersion": request.api_version, "kind": "AdmissionReview", "response": response}
+
+
+def mutate(
+    request: reviews.Request, settings: OperatorSettings, *, persist_images: bool = True
+) -> reviews.Response:
+    """Defaults as a JSONPatch; no patch at all when the object is already complete."""
+    assert request.object is not None
+    old = request.old_object if request.operation == "UPDATE" else None
+    ops = defaulting.default_ops(request.object, settings, old, images=persist_images)
+    if not ops:
+        return {"uid": request.uid, "allowed": True}
+    patch = base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode()
+    return {"uid": request.uid, "allowed": True, "patchType": "JSONPatch", "patch": patch}
+
+
+def validate(request: reviews.Request, settings: OperatorSettings) -> reviews.Response:
+    """Every error in one denial, or an admission with warnings."""
+    assert request.object is not None
+    obj = _with_request_identity(request.object, request)
+    old = request.old_object if request.operation == "UPDATE" else None
+    report = validation.validate(obj, settings, old, creating=request.operation == "CREATE")
+    warnings = list(report.warnings)
+    if report.ok and old is not None and report.model is not None:
+        warnings += restarts.restart_warnings(old, report.model, settings)
+    if report.ok:
+        response: reviews.Response = {"uid": request.uid, "allowed": True}
+    else:
+        response = {"uid": request.uid, "allowed": False, "status": denial(report.errors, _name(obj))}
+    if warnings:
+        response["warnings"] = warnings
+    return response
+
+
+def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Status:
+    """A metav1.Status listing every error as `path: reason`, sorted by path."""
+    forbidden = all(e.policy for e in errors)
+    code, reason, verb = (403, "Forbidden", "forbidden") if forbidden else (422, "Invalid", "invalid")
+    listed = ", ".join(str(e) for e in errors)
+    message = f'ModelService "{name}" is {verb}: ' + (f"[{listed}]" if len(errors) > 1 else listed)
+    return {
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+        "details": {
+            "name": name,
+            "group": "model.otterscale.io",
+            "kind": "ModelService",
+            "causes": [{"field": e.path, "message": e.message, "reason": e.reason} for e in errors],
+        },
+    }
+
+
+def _with_request_identity(obj: dict[str, Any], request: reviews.Request) -> dict[str, Any]:
+    """Fill name and namespace from the request where the object lacks them (validation only).
+
+    The API server usually sets both before admission; a request that omits them must still get
+    derived names checked against the namespace the object will live in.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return obj
+    fill = {
+        k: v for k, v in (("name", request.name), ("namespace", request.namespace)) if v and not meta.get(k)
+    }
+    return {**obj, "metadata": {**meta, **fill}} if fill else obj
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def verdict(answer: reviews.AdmissionReview) -> Verdict:
+    """A short label for metrics and logs."""
+    response = answer["response"]
+    if not response["allowed"]:
+        return "denied"
+    if "patch" in response:
+        return "patched"
+    return "warned" if response.get("warnings") else "allowed"
