@@ -35,14 +35,18 @@ pytest: $(STAMP) kubectl
 
 test: lint typecheck pytest
 
+# Written through a temporary file so a failing generator never leaves a truncated CRD behind.
 crd: $(STAMP)
-	$(BIN)/python -m shared crd > manifests/crd/model.otterscale.io_modelservices.yaml
+	$(BIN)/python -m shared crd > manifests/crd/model.otterscale.io_modelservices.yaml.tmp
+	mv manifests/crd/model.otterscale.io_modelservices.yaml.tmp manifests/crd/model.otterscale.io_modelservices.yaml
 
 render: $(STAMP)
-	@for f in examples/*.yaml; do echo "### $$f"; $(BIN)/python -m shared render -f $$f; done
+	@for f in examples/*.yaml; do echo "### $$f"; $(BIN)/python -m shared render -f $$f || exit 1; done
 
 demo: $(STAMP)
-	$(BIN)/python -m shared validate examples/
+	$(BIN)/python -m shared validate examples/*.yaml
+	@echo "### examples/invalid/ must be denied (exit code 1):"
+	@$(BIN)/python -m shared validate examples/invalid/; test $$? -eq 1
 	@$(MAKE) --no-print-directory render
 
 clean:
