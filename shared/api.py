@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.kube_types import (
     Bool,
@@ -267,6 +267,13 @@ class OwnerReference(WireModel):
 class ObjectMeta(WireModel):
     """The parts of metav1.ObjectMeta the operator reads."""
 
+    @model_serializer(mode="wrap")
+    def _omit_empty_identity(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # name, namespace and uid default to "" so code can use them as plain strings; on the wire
+        # an unset identity field is absent, as the API server writes it.
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in _IDENTITY_FIELDS and v == "")}
+
     name: str = ""
     generate_name: str | None = None
     namespace: str = ""
@@ -279,6 +286,9 @@ class ObjectMeta(WireModel):
     annotations: dict[str, str] | None = None
     finalizers: tuple[str, ...] | None = None
     owner_references: tuple[OwnerReference, ...] | None = None
+
+
+_IDENTITY_FIELDS = frozenset({"name", "namespace", "uid"})
 
 
 class ModelService(WireModel):
