@@ -1,0 +1,1 @@
+"""Reusable test support: schema conformance checks for generated Kubernetes objects."""
