@@ -33,7 +33,7 @@ from shared.builders import (
 from shared.builders.meta import CLUSTER_SCOPED_KINDS, Manifest
 from shared.settings import OperatorSettings
 
-__all__ = ["BUILDERS", "ChildRef", "DesiredState", "Manifest", "build_all", "ref_of"]
+__all__ = ["BUILDERS", "OWNED_KINDS", "ChildRef", "DesiredState", "Manifest", "build_all", "ref_of"]
 
 Builder = Callable[[ModelService, OperatorSettings], Manifest | None]
 NameOf = Callable[[ModelService], str]
@@ -70,6 +70,7 @@ class ChildKind:
     name_of: NameOf
 
     def ref(self, ms: ModelService) -> ChildRef:
+        """The child's identity for ``ms``, whether or not it is wanted."""
         namespace = None if self.kind in CLUSTER_SCOPED_KINDS else ms.metadata.namespace
         return ChildRef(self.api_version, self.kind, self.name_of(ms), namespace)
 
@@ -120,6 +121,10 @@ BUILDERS: tuple[ChildKind, ...] = (
     ChildKind(podmonitor.build_prefill_pod_monitor, _MON, "PodMonitor", _prefill_monitor_name),
     ChildKind(servicemonitor.build_service_monitor, _MON, "ServiceMonitor", names.epp_name),
 )
+
+
+OWNED_KINDS: tuple[tuple[str, str], ...] = tuple(dict.fromkeys((c.api_version, c.kind) for c in BUILDERS))
+"""Every (apiVersion, kind) a ModelService can have as a child, in ensure order: what to watch and prune."""
 
 
 def ref_of(manifest: Manifest) -> ChildRef:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared import names
-from shared.builders import ChildRef, DesiredState, build_all, ref_of
+from shared.builders import OWNED_KINDS, ChildRef, DesiredState, build_all, ref_of
 from tests.builders.factories import PD_VARIANT, SETTINGS, make_ms, settings
 
 Row = tuple[str, str]
@@ -245,3 +245,22 @@ def test_every_object_ref_is_unique() -> None:
     state = build_all(make_ms(spec), SETTINGS)
     refs = [ref_of(o) for o in state.objects] + list(state.absent)
     assert len(refs) == len(set(refs))
+
+
+def test_owned_kinds_list_each_child_kind_once() -> None:
+    assert OWNED_KINDS == (
+        ("apps/v1", "Deployment"),
+        ("v1", "ServiceAccount"),
+        ("v1", "ConfigMap"),
+        ("v1", "Service"),
+        ("v1", "Secret"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        ("inference.networking.k8s.io/v1", "InferencePool"),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+        ("networking.istio.io/v1beta1", "DestinationRule"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    )

@@ -89,7 +89,7 @@ def test_nixl_side_channel_port_parsing(spec: dict[str, Any], expected: int | No
         "prefill gets the nixl port",
         "port equal to the http port is not duplicated",
         "port equal to the proxied vllm port is not duplicated",
-        "engine port behind a proxy is free for nixl",
+        "only vllm's own ports are checked, as in the reference",
         "invalid value adds nothing",
     ],
 )

@@ -150,9 +150,13 @@ def check_pod_spec(pod: Mapping[str, Any], path: str) -> Iterator[str]:
     volume_names = [v.get("name", "") for v in pod.get("volumes") or ()]
     if len(set(volume_names)) != len(volume_names):
         yield f"{path}.volumes: duplicate volume names {volume_names}"
-    for name in volume_names:
-        if not is_dns1123_label(name):
-            yield f"{path}.volumes: {name!r} is not a valid DNS-1123 label"
+    for i, volume in enumerate(pod.get("volumes") or ()):
+        if not is_dns1123_label(volume.get("name", "")):
+            yield f"{path}.volumes[{i}].name: {volume.get('name')!r} is not a valid DNS-1123 label"
+        if "secret" in volume and not volume["secret"].get("secretName"):
+            yield f"{path}.volumes[{i}].secret.secretName: required"
+        if "configMap" in volume and not volume["configMap"].get("name"):
+            yield f"{path}.volumes[{i}].configMap.name: required"
     containers = [("initContainers", c) for c in pod.get("initContainers") or ()]
     containers += [("containers", c) for c in pod.get("containers") or ()]
     names = [c.get("name") for _, c in containers]
