@@ -35,6 +35,11 @@ def apply_image_defaults(ms: ModelService, settings: OperatorSettings) -> ModelS
     return ms.model_copy(update={"spec": new_spec})
 
 
+def default_replicas(replicas: int | None) -> int:
+    """Replicas as the reference reads them: absent means 1, and 0 is kept (scaled to zero)."""
+    return 1 if replicas is None else replicas
+
+
 def effective_endpoint_picker(ms: ModelService, settings: OperatorSettings) -> EndpointPickerSpec:
     """The EPP settings in force: the explicit ones, or the synthetic default EPP.
 
@@ -58,4 +63,4 @@ def epp_port(picker: EndpointPickerSpec) -> int:
 def epp_replicas(ms: ModelService) -> int:
     """EPP replicas as the Deployment and the Role see them (0 is allowed, absent means 1)."""
     pool = ms.spec.inference_pool
-    return pool.endpoint_picker.replicas if pool is not None else 1
+    return default_replicas(pool.endpoint_picker.replicas if pool is not None else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shared import labels, names
 from shared.api import ModelService, RoleSpec
-from shared.builders import meta, model_unpack, routing_proxy, serving, vllm
+from shared.builders import defaults, meta, model_unpack, routing_proxy, serving, vllm
 from shared.builders.meta import Manifest
 from shared.names import Role
 from shared.settings import OperatorSettings
@@ -37,7 +37,7 @@ def build_serving_deployment(ms: ModelService, settings: OperatorSettings, role:
         ms, names.role_deployment_name(ms, role), labels.serving_meta_labels(ms, role, settings.version)
     )
     spec: Manifest = {
-        "replicas": role_spec.replicas,
+        "replicas": defaults.default_replicas(role_spec.replicas),
         "selector": {"matchLabels": labels.serving_selector_labels(ms, role)},
         "template": {"metadata": template_meta, "spec": _pod_spec(ms, settings, role, role_spec, container)},
     }

@@ -128,7 +128,7 @@ def build_epp_deployment(ms: ModelService, settings: OperatorSettings) -> Manife
         ],
     }
     spec: Manifest = {
-        "replicas": picker.replicas,
+        "replicas": defaults.default_replicas(picker.replicas),
         "strategy": {"type": "Recreate"},
         "selector": {"matchLabels": dict(pod_labels)},
         "template": {"metadata": template_meta, "spec": pod_spec},

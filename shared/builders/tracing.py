@@ -7,19 +7,16 @@ specific entries next, the sampler settings last (each omitted when empty so the
 from __future__ import annotations
 
 from shared.builders.meta import Manifest
+from shared.builders.serving import env_value
 from shared.settings import TracingSettings
-
-
-def _value(name: str, value: str) -> Manifest:
-    return {"name": name, "value": value}
 
 
 def exporter_env(tracing: TracingSettings, service_name: str) -> list[Manifest]:
     """OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_TRACES_EXPORTER."""
     return [
-        _value("OTEL_SERVICE_NAME", service_name),
-        _value("OTEL_EXPORTER_OTLP_ENDPOINT", tracing.otel_exporter_endpoint),
-        _value("OTEL_TRACES_EXPORTER", "otlp"),
+        env_value("OTEL_SERVICE_NAME", service_name),
+        env_value("OTEL_EXPORTER_OTLP_ENDPOINT", tracing.otel_exporter_endpoint),
+        env_value("OTEL_TRACES_EXPORTER", "otlp"),
     ]
 
 
@@ -27,7 +24,7 @@ def sampler_env(tracing: TracingSettings) -> list[Manifest]:
     """OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, each only when set."""
     env = []
     if tracing.sampler:
-        env.append(_value("OTEL_TRACES_SAMPLER", tracing.sampler))
+        env.append(env_value("OTEL_TRACES_SAMPLER", tracing.sampler))
     if tracing.sampler_arg:
-        env.append(_value("OTEL_TRACES_SAMPLER_ARG", tracing.sampler_arg))
+        env.append(env_value("OTEL_TRACES_SAMPLER_ARG", tracing.sampler_arg))
     return env

@@ -95,3 +95,10 @@ def test_epp_replicas(spec: dict[str, Any], expected: int) -> None:
 
 def test_epp_port_falls_back_for_non_positive_values() -> None:
     assert defaults.epp_port(EndpointPickerSpec.model_construct(port=0)) == 9002
+
+
+@pytest.mark.parametrize(
+    ("replicas", "expected"), [(None, 1), (0, 0), (5, 5)], ids=["absent", "zero", "explicit"]
+)
+def test_default_replicas(replicas: int | None, expected: int) -> None:
+    assert defaults.default_replicas(replicas) == expected
