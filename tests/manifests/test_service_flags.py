@@ -1,0 +1,35 @@
+"""The Deployments pass arguments and environment the services actually accept, and the ports they
+then listen on are the ports the manifests name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tests.manifests import layout
+from tests.manifests.layout import Manifest
+from webhook import config as webhook_config
+
+
+def environment(container: Manifest) -> dict[str, str]:
+    """The container's environment; downward-API values get a stand-in, as the kubelet fills them."""
+    return {e["name"]: e.get("value", f"<{e['name'].lower()}>") for e in container.get("env") or []}
+
+
+def container_ports(container: Manifest) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in container["ports"]}
+
+
+def test_webhook_accepts_the_deployment_arguments(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.WEBHOOK_DEPLOYMENT))
+    cfg = webhook_config.load(ctr["args"], environment(ctr))
+    ports = container_ports(ctr)
+    assert (cfg.port, cfg.metrics_port) == (ports["webhook"], ports["metrics"])
+    assert (cfg.cert_file, cfg.key_file) == (Path("/tls/tls.crt"), Path("/tls/tls.key"))
+    assert isinstance(logging.getLevelName(cfg.log_level.upper()), int)
+
+
+def test_webhook_environment_names_are_settings_it_reads(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.WEBHOOK_DEPLOYMENT))
+    known = {webhook_config.env_name(flag.name) for flag in webhook_config.FLAGS}
+    assert set(environment(ctr)) <= known
