@@ -1,0 +1,245 @@
+"""Reconcile one ModelService: level-triggered and idempotent.
+
+It reads everything from the cache and never asks which event woke it. Steps (numbered as the
+reference numbers ``reconcileResources``):
+
+1. Fetch the ModelService; gone means done (garbage collection removes namespaced children).
+2. Being deleted: remove the cluster-scoped children this ModelService owns, release the finalizer.
+3. Validate as the webhook would; an invalid spec gets Ready=False with the reason and is not
+   retried (``TerminalError``), and no child is written.
+4. Build the desired state (operator image defaults are applied to a copy inside ``build_all``).
+5. Add the finalizer, only when cluster-scoped children are wanted, before creating any of them.
+6. Apply every desired child: create if missing, update only on a real difference.
+7. Prune children this ModelService controls that are no longer desired.
+8. Release the finalizer once no cluster-scoped child is wanted or left.
+9. Derive the status; write it (merge patch on /status) only when it changed; record Events.
+
+A no-op pass makes no API request at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import apply
+from reconciler.cache import MODELSERVICE, split_key
+from reconciler.context import ChildError, Deps, Pass
+from reconciler.errors import ApiError, TerminalError
+from shared import api, names, validation
+from shared.api import ModelService
+from shared.builders import DesiredState, build_all
+from shared.builders.meta import CLUSTER_SCOPED_KINDS
+from shared.status import Observed, derive_status
+
+log = logging.getLogger(__name__)
+
+FINALIZER = "model.otterscale.io/epp-cluster-rbac"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the controller does next: nothing, retry with backoff, or look again after a delay."""
+
+    requeue: bool = False
+    requeue_after: float | None = None
+
+
+class ReconcileFailed(Exception):
+    """Some children could not be written; retried with backoff (status already says why)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+async def reconcile(key: str, deps: Deps) -> Result:
+    namespace, name = split_key(key)
+    # 1. Fetch from the cache; gone means done.
+    raw = deps.cache.get(MODELSERVICE, namespace, name)
+    if raw is None:
+        return Result()
+    # 2. Being deleted: finalizer cleanup only.
+    if raw["metadata"].get("deletionTimestamp"):
+        await finalize(raw, deps)
+        return Result()
+    # 3. Validate; an invalid spec is reported once and not retried.
+    report = validation.validate(raw, deps.settings)
+    if report.model is None or not report.ok:
+        message = "; ".join(str(e) for e in report.errors)
+        await write_status(raw, Observed(invalid=message), Pass(name, namespace, _uid(raw)), deps)
+        raise TerminalError(f"invalid spec: {message}")
+    ms = report.model
+    p = Pass(name, namespace, _uid(raw))
+    # 4. Desired state.
+    desired = build_all(ms, deps.settings)
+    # 5. Finalizer before any cluster-scoped child exists.
+    if _wants_cluster_children(desired) and FINALIZER not in _finalizers(raw):
+        raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps)
+    # 6. Apply every desired child in order.
+    await apply_all(desired, deps, p)
+    # 7. Prune children no longer desired.
+    if not p.errors:
+        await _guarded(apply.prune(desired, deps, p), p)
+    # 8. Release the finalizer when nothing cluster-scoped is wanted or left.
+    if (
+        not _wants_cluster_children(desired)
+        and FINALIZER in _finalizers(raw)
+        and not _cluster_children(deps, p)
+    ):
+        raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps)
+    # 9. Status and Events.
+    await write_status(raw, observe(ms, desired, p), p, deps)
+    if p.errors:
+        raise ReconcileFailed("; ".join(p.errors), p.retry_after)
+    return Result(requeue=p.requeue)
+
+
+async def apply_all(desired: DesiredState, deps: Deps, p: Pass) -> None:
+    """Ensure each child; a non-retryable failure is recorded and the next child is still tried."""
+    for obj in desired.objects:
+        if not await _guarded(apply.ensure(obj, deps, p), p):
+            return
+
+
+async def _guarded(step: Any, p: Pass) -> bool:
+    """Run one write step; record its failure in ``p``. False when the pass should stop."""
+    try:
+        await step
+    except ChildError as e:
+        p.errors.append(str(e))
+        p.retry_after = e.retry_after if e.retry_after is not None else p.retry_after
+        return not e.retryable
+    return True
+
+
+async def finalize(raw: Mapping[str, Any], deps: Deps) -> None:
+    """Delete the cluster-scoped children this ModelService owns, then release the finalizer."""
+    if FINALIZER not in _finalizers(raw):
+        return
+    p = Pass(raw["metadata"]["name"], raw["metadata"]["namespace"], _uid(raw))
+    for gvk, obj in _cluster_children(deps, p):
+        try:
+            await apply.delete(gvk, obj, deps, p)
+        except ChildError as e:
+            raise ReconcileFailed(str(e), e.retry_after) from e
+    await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps)
+    if p.deleted:
+        await deps.events.record(raw, "Normal", "Deleted", "Deleted " + ", ".join(p.deleted))
+
+
+def _cluster_children(deps: Deps, p: Pass) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+    owned = deps.cache.owned(p.owner_key)
+    return [
+        (gvk, obj)
+        for gvk, obj in owned
+        if gvk[1] in CLUSTER_SCOPED_KINDS
+        and apply.ownership(obj, p.name, p.namespace, p.uid) is apply.Ownership.OURS
+    ]
+
+
+async def set_finalizers(raw: Mapping[str, Any], finalizers: list[str], deps: Deps) -> dict[str, Any]:
+    """Update the ModelService with ``finalizers`` (resourceVersion precondition: a 409 requeues)."""
+    resource = deps.mapper.resource(api.API_VERSION, api.KIND)
+    body = {**raw, "metadata": {**raw["metadata"], "finalizers": finalizers}}
+    updated = await deps.client.replace(resource, body)
+    deps.cache.record_write(MODELSERVICE, updated)
+    log.info("updated finalizers", extra={"finalizers": finalizers})
+    return updated
+
+
+def observe(ms: ModelService, desired: DesiredState, p: Pass) -> Observed:
+    """The status inputs: our children as this pass left them."""
+    wants_route = any(o["kind"] == "HTTPRoute" for o in desired.objects)
+    wants_prefill = ms.spec.prefill is not None
+    return Observed(
+        decode=p.find("apps/v1", "Deployment", names.decode_name(ms)),
+        prefill=p.find("apps/v1", "Deployment", names.prefill_name(ms)) if wants_prefill else None,
+        prefill_enabled=wants_prefill,
+        epp=p.find("apps/v1", "Deployment", names.epp_name(ms)),
+        pool=_find_kind(p, "InferencePool", names.inference_pool_name(ms)),
+        route=_find_kind(p, "HTTPRoute", names.http_route_name(ms)),
+        route_wanted=wants_route,
+        missing_kinds=tuple(sorted(p.missing_kinds)),
+        conflicts=tuple(p.conflicts),
+        error="; ".join(p.errors) or None,
+    )
+
+
+def _find_kind(p: Pass, kind: str, name: str) -> dict[str, Any] | None:
+    return next((o for (gvk, (_, n)), o in p.live.items() if gvk[1] == kind and n == name), None)
+
+
+async def write_status(raw: Mapping[str, Any], observed: Observed, p: Pass, deps: Deps) -> None:
+    """Patch the status only if it changed, then record Events for writes and transitions."""
+    await _record_writes(raw, p, deps)
+    old: Mapping[str, Any] = raw.get("status") or {}
+    new = derive_status(raw, observed, deps.clock.now())
+    if new != old:
+        resource = deps.mapper.resource(api.API_VERSION, api.KIND)
+        meta = raw["metadata"]
+        try:
+            written = await deps.client.patch_status(
+                resource, meta["name"], meta["namespace"], merge_patch(old, new)
+            )
+        except ApiError as e:
+            if observed.error is None:
+                raise
+            log.warning("could not report the reconcile error on the status", extra={"error": str(e)})
+        else:
+            deps.cache.record_write(MODELSERVICE, written)
+            log.info("updated status", extra={"phase": new.get("phase"), "ready": _ready_reason(new)})
+            await _record_transitions(raw, old, new, deps)
+    if observed.error is not None:
+        await deps.events.record(raw, "Warning", "ReconcileError", observed.error)
+
+
+async def _record_writes(raw: Mapping[str, Any], p: Pass, deps: Deps) -> None:
+    for reason, done in (("Created", p.created), ("Updated", p.updated), ("Deleted", p.deleted)):
+        if done:
+            log.info(f"{reason.lower()} children", extra={"children": done})
+            await deps.events.record(raw, "Normal", reason, f"{reason} {', '.join(done)}")
+
+
+async def _record_transitions(
+    raw: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any], deps: Deps
+) -> None:
+    if new.get("phase") == "Ready" and old.get("phase") != "Ready":
+        await deps.events.record(raw, "Normal", "Ready", "All serving replicas are ready")
+    if new.get("phase") == "Failed" and old.get("phase") != "Failed":
+        await deps.events.record(raw, "Warning", "Failed", _ready_message(new))
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning ``old`` into ``new`` (one level deep: status fields are leaves or lists)."""
+    patch: dict[str, Any] = {key: value for key, value in new.items() if old.get(key) != value}
+    patch.update({key: None for key in old if key not in new})
+    return patch
+
+
+def _ready_reason(status: Mapping[str, Any]) -> str:
+    ready: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
+    )
+    return str(ready.get("reason", ""))
+
+
+def _ready_message(status: Mapping[str, Any]) -> str:
+    ready: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
+    )
+    return str(ready.get("message", ""))
+
+
+def _finalizers(raw: Mapping[str, Any]) -> list[str]:
+    return list(raw["metadata"].get("finalizers") or ())
+
+
+def _uid(raw: Mapping[str, Any]) -> str:
+    return str(raw["metadata"].get("uid") or "")
+
+
+def _wants_cluster_children(desired: DesiredState) -> bool:
+    return any(o["kind"] in CLUSTER_SCOPED_KINDS for o in desired.objects)
