@@ -7,10 +7,13 @@ Tests reach it only through ``team_data_dir``; a clone without it skips exactly 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from localcluster import LocalCluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEAM_DATA_DIR = REPO_ROOT.parent / "shared"
@@ -34,3 +37,26 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
     current = asyncio.current_task()
     pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not pending, f"test leaked asyncio tasks: {pending}"
+
+
+@pytest.fixture
+async def local_cluster() -> AsyncIterator[LocalCluster]:
+    """A fresh local Kubernetes API server on 127.0.0.1 (free port), stopped after the test."""
+    async with LocalCluster(seed=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def local_cluster_factory() -> AsyncIterator[Callable[..., Awaitable[LocalCluster]]]:
+    """Start clusters with custom options (`await local_cluster_factory(controllers=True)`)."""
+    started: list[LocalCluster] = []
+
+    async def start(**options: Any) -> LocalCluster:
+        cluster = LocalCluster(**{"seed": 1, **options})
+        await cluster.start()
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in reversed(started):
+        await cluster.stop()
