@@ -47,6 +47,18 @@ class Node:
     fields: Mapping[str, Node] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     item: Node | None = None
+    # Derived for the defaulting walk, which runs on every admission request: only subtrees that
+    # can receive a default are visited at all.
+    has_defaults: bool = field(init=False, compare=False)
+    default_items: tuple[tuple[str, Any], ...] = field(init=False, compare=False)
+    walk_fields: tuple[tuple[str, Node], ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        walk = tuple((k, n) for k, n in self.fields.items() if n.has_defaults)
+        item_defaults = self.item is not None and self.item.has_defaults
+        object.__setattr__(self, "default_items", tuple(self.defaults.items()))
+        object.__setattr__(self, "walk_fields", walk)
+        object.__setattr__(self, "has_defaults", bool(self.defaults) or bool(walk) or item_defaults)
 
 
 LEAF = Node("leaf")
@@ -93,11 +105,11 @@ def schema_tree() -> Node:
 
 def pointer(parts: tuple[str | int, ...]) -> str:
     """An RFC 6901 JSON pointer for a path of keys and indices."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "".join("/" + _escape(str(p)) for p in parts)
 
 
-def _missing(obj: Mapping[str, Any], key: str) -> bool:
-    return obj.get(key) is None
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _set(ops: list[PatchOp], obj: Mapping[str, Any], at: tuple[str | int, ...], key: str, value: Any) -> None:
@@ -105,25 +117,32 @@ def _set(ops: list[PatchOp], obj: Mapping[str, Any], at: tuple[str | int, ...], 
     ops.append({"op": op, "path": pointer((*at, key)), "value": value})
 
 
-def _nested(node: Node) -> bool:
-    return node.kind in ("object", "list", "map")
-
-
-def _walk(node: Node, value: Any, at: tuple[str | int, ...], ops: list[PatchOp]) -> None:
-    if node.kind == "object" and isinstance(value, dict):
-        for key, default in node.defaults.items():
-            if _missing(value, key):
-                _set(ops, value, at, key, default)
-        for key, child in value.items():
-            sub = node.fields.get(key)
-            if sub is not None and sub.kind in ("object", "list", "map") and child is not None:
-                _walk(sub, child, (*at, key), ops)
-    elif node.kind == "list" and isinstance(value, list) and node.item is not None and _nested(node.item):
+def _walk(node: Node, value: Any, at: str, ops: list[PatchOp]) -> None:
+    """Append ops for the defaults missing under `value` (at JSON pointer `at`); hot path."""
+    kind = node.kind
+    if kind == "object":
+        if not isinstance(value, dict):
+            return
+        get = value.get
+        for key, default in node.default_items:
+            if get(key) is None:
+                ops.append(
+                    {"op": "replace" if key in value else "add", "path": f"{at}/{key}", "value": default}
+                )
+        for key, sub in node.walk_fields:
+            child = get(key)
+            if child is not None:
+                _walk(sub, child, f"{at}/{key}", ops)
+    elif kind == "list" and isinstance(value, list):
+        item = node.item
+        assert item is not None
         for i, child in enumerate(value):
-            _walk(node.item, child, (*at, i), ops)
-    elif node.kind == "map" and isinstance(value, dict) and node.item is not None and _nested(node.item):
+            _walk(item, child, f"{at}/{i}", ops)
+    elif kind == "map" and isinstance(value, dict):
+        item = node.item
+        assert item is not None
         for key, child in value.items():
-            _walk(node.item, child, (*at, key), ops)
+            _walk(item, child, f"{at}/{_escape(str(key))}", ops)
 
 
 def schema_default_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
@@ -131,7 +150,7 @@ def schema_default_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
     ops: list[PatchOp] = []
     spec = obj.get("spec")
     if isinstance(spec, dict):
-        _walk(schema_tree().fields["spec"], spec, ("spec",), ops)
+        _walk(schema_tree().fields["spec"], spec, "/spec", ops)
     return ops
 
 

@@ -14,9 +14,10 @@ to run that image. When both occur the answer is 422 and lists all errors, polic
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
+
+import orjson
 
 from shared import defaulting, validation
 from shared.settings import OperatorSettings
@@ -53,7 +54,7 @@ def mutate(
     ops = defaulting.default_ops(request.object, settings, old, images=persist_images)
     if not ops:
         return {"uid": request.uid, "allowed": True}
-    patch = base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode()
+    patch = base64.b64encode(orjson.dumps(ops)).decode()
     return {"uid": request.uid, "allowed": True, "patchType": "JSONPatch", "patch": patch}
 
 

@@ -1,14 +1,17 @@
 """One request body in, one HTTP answer out: JSON decoding, bad-request handling, encoding.
 
 Kept apart from aiohttp so the property tests can throw thousands of bodies at it without sockets.
-Everything a client can send maps to a 200 with an AdmissionReview or a 400 with an AdmissionReview
-that explains the problem (`allowed: false`, code 400); an exception escaping from here is a bug.
+JSON goes through orjson: decoding and encoding were a third of the admission work with the
+standard library. Everything a client can send maps to a 200 with an AdmissionReview or a 400 with
+an AdmissionReview that explains the problem (`allowed: false`, code 400); an exception escaping
+from here is a bug.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+import orjson
 
 from shared.settings import OperatorSettings
 from webhook import admission, reviews
@@ -43,12 +46,12 @@ def handle(
         if content_type not in JSON_TYPES:
             raise reviews.BadRequest(f"content type must be application/json, got {content_type or 'none'!r}")
         try:
-            decoded = json.loads(body)
-        except (ValueError, RecursionError) as e:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
             raise reviews.BadRequest(f"body is not valid JSON: {str(e)[:200]}") from e
         review = admission.review(decoded, settings, hook, persist_images=persist_images)
     except reviews.BadRequest as e:
-        encoded = json.dumps(reviews.bad_request_review(e), separators=(",", ":")).encode()
+        encoded = orjson.dumps(reviews.bad_request_review(e))
         return Answer(400, encoded, e.uid, "unknown", "bad_request", "BadRequest", e.message)
     response = review["response"]
     status = response.get("status")
@@ -58,7 +61,7 @@ def handle(
     operation = decoded["request"]["operation"]
     return Answer(
         200,
-        json.dumps(review, separators=(",", ":")).encode(),
+        orjson.dumps(review),
         response["uid"],
         operation,
         verdict,
@@ -70,5 +73,5 @@ def handle(
 def bad_request(message: str) -> Answer:
     """A 400 decided before the body was read (too large)."""
     error = reviews.BadRequest(message)
-    encoded = json.dumps(reviews.bad_request_review(error), separators=(",", ":")).encode()
+    encoded = orjson.dumps(reviews.bad_request_review(error))
     return Answer(400, encoded, "", "unknown", "bad_request", "BadRequest", message)
