@@ -168,6 +168,15 @@ def test_python_runs_unbuffered_without_writing_bytecode(service: str) -> None:
     assert env["PYTHONUNBUFFERED"] == "1"
 
 
+def test_reconciler_image_labels_children_with_its_build_version() -> None:
+    from reconciler import config as reconciler_config
+
+    final = dockerfile("reconciler").final
+    variable = reconciler_config.env_name("operator-version")
+    assert final.merged("ENV")[variable] == "${VERSION}"
+    assert "VERSION" in final.merged("ARG")
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_image_carries_oci_labels(service: str) -> None:
     final = dockerfile(service).final

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from reconciler import config as reconciler_config
 from tests.manifests import layout
 from tests.manifests.layout import Manifest
 from webhook import config as webhook_config
@@ -33,3 +34,22 @@ def test_webhook_environment_names_are_settings_it_reads(default_install: list[M
     ctr = layout.container(layout.find(default_install, "Deployment", layout.WEBHOOK_DEPLOYMENT))
     known = {webhook_config.env_name(flag.name) for flag in webhook_config.FLAGS}
     assert set(environment(ctr)) <= known
+
+
+def test_reconciler_accepts_the_deployment_arguments(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.RECONCILER_DEPLOYMENT))
+    env = environment(ctr)
+    cfg = reconciler_config.load(ctr["args"], env)
+    ports = container_ports(ctr)
+    assert reconciler_config.parse_bind(cfg.health_bind) == ("0.0.0.0", ports["health"])
+    assert reconciler_config.parse_bind(cfg.metrics_bind) == ("0.0.0.0", ports["metrics"])
+    lease = cfg.manager.leader_election
+    assert lease is not None, "two replicas without leader election would reconcile twice"
+    assert (lease.name, lease.namespace) == ("model-operator-leader-election", env["POD_NAMESPACE"])
+    assert isinstance(logging.getLevelName(cfg.log_level.upper()), int)
+
+
+def test_reconciler_environment_names_are_settings_it_reads(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.RECONCILER_DEPLOYMENT))
+    known = {reconciler_config.env_name(flag.name) for flag in reconciler_config.FLAGS}
+    assert set(environment(ctr)) <= known | {"POD_NAME", "POD_NAMESPACE"}

@@ -97,7 +97,7 @@ def test_tmp_is_a_writable_empty_dir(deployment: str, default_install: list[Mani
 
 def test_reconciler_runs_with_leader_election_and_knows_its_pod(default_install: list[Manifest]) -> None:
     ctr = layout.container(layout.find(default_install, "Deployment", RECONCILER))
-    assert "--leader-elect" in ctr["args"]
+    assert "--leader-elect=true" in ctr["args"]
     downward = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in ctr["env"] if "valueFrom" in e}
     assert downward == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
 
