@@ -1,15 +1,21 @@
-"""The Deployments pass arguments and environment the services actually accept, and the ports they
-then listen on are the ports the manifests name."""
+"""The Deployments pass arguments and environment the services actually accept, the ports they then
+listen on are the ports the manifests name, and the probed and scraped paths are routes they serve."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
 from reconciler import config as reconciler_config
+from reconciler import health as reconciler_health
 from tests.manifests import layout
 from tests.manifests.layout import Manifest
+from webhook import app as webhook_app
 from webhook import config as webhook_config
+from webhook import metrics as webhook_metrics
 
 
 def environment(container: Manifest) -> dict[str, str]:
@@ -53,3 +59,26 @@ def test_reconciler_environment_names_are_settings_it_reads(default_install: lis
     ctr = layout.container(layout.find(default_install, "Deployment", layout.RECONCILER_DEPLOYMENT))
     known = {reconciler_config.env_name(flag.name) for flag in reconciler_config.FLAGS}
     assert set(environment(ctr)) <= known | {"POD_NAME", "POD_NAMESPACE"}
+
+
+def routes(app: web.Application) -> set[str]:
+    return {resource.canonical for resource in app.router.resources()}
+
+
+def probe_paths(container: Manifest) -> set[str]:
+    return {container[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+
+
+def test_webhook_serves_its_probes_and_scrape_path(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.WEBHOOK_DEPLOYMENT))
+    cfg = webhook_config.load(ctr["args"], environment(ctr))
+    admission = webhook_app.make_app(cfg)
+    assert probe_paths(ctr) <= routes(admission)
+    assert {"/mutate", "/validate"} <= routes(admission)
+    assert "/metrics" in routes(webhook_metrics.make_metrics_app(webhook_metrics.WebhookMetrics()))
+
+
+def test_reconciler_serves_its_probes_and_scrape_path(default_install: list[Manifest]) -> None:
+    ctr = layout.container(layout.find(default_install, "Deployment", layout.RECONCILER_DEPLOYMENT))
+    assert probe_paths(ctr) <= routes(reconciler_health.probes_app(lambda: True, lambda: True))
+    assert "/metrics" in routes(reconciler_health.metrics_app(CollectorRegistry()))
