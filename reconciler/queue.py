@@ -115,6 +115,11 @@ class WorkQueue(Generic[K]):
     def is_processing(self, key: K) -> bool:
         return key in self._processing
 
+    @property
+    def busy(self) -> int:
+        """Keys queued or being processed (delayed keys not counted)."""
+        return len(self._queue) + len(self._processing)
+
     def add(self, key: K) -> None:
         """Queue ``key`` unless it is already waiting; a key being processed is re-queued by ``done``."""
         if self._shutting_down or key in self._dirty:
