@@ -51,10 +51,15 @@ async def _serve(
     probes = config.parse_bind(cfg.health_bind)
     if probes is not None:
         app = health.probes_app(lambda: not main.done(), lambda: manager.synced)
-        runners.append((await health.serve(app, *probes))[0])
+        runner, port = await health.serve(app, *probes)
+        runners.append(runner)
+        # With port 0 the log line is the only way a supervisor learns where to probe.
+        log.info("serving health probes", extra={"host": probes[0], "port": port})
     metrics = config.parse_bind(cfg.metrics_bind)
     if metrics is not None:
-        runners.append((await health.serve(health.metrics_app(manager.metrics.registry), *metrics))[0])
+        runner, port = await health.serve(health.metrics_app(manager.metrics.registry), *metrics)
+        runners.append(runner)
+        log.info("serving metrics", extra={"host": metrics[0], "port": port})
     return runners
 
 
