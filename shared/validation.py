@@ -15,6 +15,7 @@ Both the admission webhook and the offline tools call `validate`; it is pure.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _PROM_DURATION = re.compile(
     r"^((([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?|0)$"
 )
+_PRUNE_ROUNDS = 4
+# Findings reported at one path that also read other fields; pruning those inputs voids them.
+_CROSS_FIELD_INPUTS = {
+    "spec.routingProxy.targetPort": ("spec.engine.port",),
+    "spec.routingProxy": ("spec.prefill",),
+    "spec.engine.args": ("spec.model.mountPath",),
+}
 _PYDANTIC_REASONS = {
     "missing": REQUIRED,
     "literal_error": NOT_SUPPORTED,
@@ -99,15 +107,15 @@ def validate(
     """
     errors = list(unknown_fields(obj))
     warnings: list[str] = []
-    model: ModelService | None = None
-    try:
-        model = ModelService.model_validate(obj)
-    except ValidationError as e:
-        errors += pydantic_errors(e)
+    model, type_errors, pruned = parse_leniently(obj)
+    errors += type_errors
     if model is not None:
-        errors += spec_rules(model.spec)
-        errors += (FieldError(p.path, p.message) for p in namecheck.check_names(model))
-        errors += image_policy(model.spec, settings)
+        rule_errors = [
+            *spec_rules(model.spec),
+            *(FieldError(p.path, p.message) for p in namecheck.check_names(model)),
+            *image_policy(model.spec, settings),
+        ]
+        errors += (e for e in rule_errors if not _depends_on(e.path, pruned))
         warnings += gpu_warnings(model.spec)
     if old is not None or creating:
         errors += name_record_rules(obj, old)
@@ -150,10 +158,6 @@ def _unknown(node: Node, value: Any, path: str) -> Iterator[FieldError]:
 def pydantic_errors(error: ValidationError) -> Iterator[FieldError]:
     """Pydantic's errors as FieldErrors, with map keys in brackets."""
     for err in error.errors(include_url=False):
-        path, node = "", schema_tree()
-        for part in err["loc"]:
-            path = join(path, part, node)
-            node = _child(node, part)
         message = err["msg"].removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         if err["type"] != "missing":
@@ -161,7 +165,69 @@ def pydantic_errors(error: ValidationError) -> Iterator[FieldError]:
         reason = _PYDANTIC_REASONS.get(
             err["type"], TYPE_INVALID if err["type"].endswith("_type") else INVALID
         )
-        yield FieldError(path or "<root>", message, reason)
+        yield FieldError(_path(err["loc"]) or "<root>", message, reason)
+
+
+def _path(loc: Sequence[str | int]) -> str:
+    path, node = "", schema_tree()
+    for part in loc:
+        path = join(path, part, node)
+        node = _child(node, part)
+    return path
+
+
+def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[FieldError], set[str]]:
+    """(model, type errors, pruned paths): the model parsed with the offending values removed.
+
+    Rules beyond the schema then still run on the rest of the object, so one response lists every
+    error; rule findings that depend on a pruned value are dropped by the caller. Gives up (model
+    None) when removing values cannot make the object parse, e.g. a required section is missing.
+    """
+    try:
+        return ModelService.model_validate(obj), [], set()
+    except ValidationError as e:
+        error = e
+    errors = list(pydantic_errors(error))
+    work: Any = copy.deepcopy(dict(obj))
+    pruned: set[str] = set()
+    for _ in range(_PRUNE_ROUNDS):
+        for err in error.errors(include_url=False):
+            loc = err["loc"][:-1] if err["type"] == "missing" else err["loc"]
+            while loc and isinstance(loc[-1], int):
+                loc = loc[:-1]  # a bad list item prunes the whole list: indices must stay meaningful
+            if not loc or not _remove(work, loc):
+                return None, errors, pruned
+            pruned.add(_path(loc))
+        try:
+            return ModelService.model_validate(work), errors, pruned
+        except ValidationError as e:
+            error = e
+    return None, errors, pruned
+
+
+def _remove(obj: Any, loc: Sequence[str | int]) -> bool:
+    for part in loc[:-1]:
+        try:
+            obj = obj[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(obj, dict) and loc[-1] in obj:
+        del obj[loc[-1]]
+        return True
+    return False
+
+
+def _depends_on(path: str, pruned: set[str]) -> bool:
+    """True when a rule finding at `path` read a value that was pruned (or its parents/children)."""
+    for p in pruned:
+        if path.startswith(p) or p.startswith(path):
+            return True
+        if p.startswith("metadata") and path.startswith("metadata"):
+            return True
+        inputs = _CROSS_FIELD_INPUTS.get(path.split("[", 1)[0], ())
+        if any(p.startswith(i) for i in inputs):
+            return True
+    return False
 
 
 def _child(node: Node, part: str | int) -> Node:

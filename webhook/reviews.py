@@ -7,6 +7,7 @@ ModelService is a normal request that gets a denial. Only the first is decided i
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -87,9 +88,8 @@ def parse(body: Any) -> Request:
     if not isinstance(body, dict):
         raise BadRequest(f"body must be a JSON object (an AdmissionReview), got {_json_type(body)}")
     api_version = body.get("apiVersion")
-    if api_version not in API_VERSIONS:
+    if not isinstance(api_version, str) or api_version not in API_VERSIONS:
         raise BadRequest(f"apiVersion must be admission.k8s.io/v1, got {_short(api_version)}")
-    assert isinstance(api_version, str)
     if body.get("kind") != "AdmissionReview":
         raise BadRequest(f"kind must be AdmissionReview, got {_short(body.get('kind'))}", "", api_version)
     request = body.get("request")
@@ -99,7 +99,7 @@ def parse(body: Any) -> Request:
     if not isinstance(uid, str) or not uid:
         raise BadRequest("request.uid must be a non-empty string", "", api_version)
     operation = request.get("operation")
-    if operation not in OPERATIONS:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise BadRequest(
             f"request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got {_short(operation)}",
             uid,
@@ -108,7 +108,7 @@ def parse(body: Any) -> Request:
     parsed = Request(
         api_version=api_version,
         uid=uid,
-        operation=operation,
+        operation=typing.cast(Operation, operation),
         name=_str(request.get("name")),
         namespace=_str(request.get("namespace")),
         sub_resource=_str(request.get("subResource")),

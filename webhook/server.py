@@ -67,12 +67,10 @@ class WebhookServer:
         )
 
     async def _start_site(self, app: web.Application, host: str, port: int, ssl_context: Any) -> int:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.config.shutdown_timeout)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(
-            runner, host, port, ssl_context=ssl_context, shutdown_timeout=self.config.shutdown_timeout
-        )
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         return _bound_port(site)
 

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import ssl
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,22 @@ def expiry_timestamp(cert_pem: bytes) -> float:
     return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc.timestamp()
 
 
+def _load_checked(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Load exactly the bytes that were hashed, after proving they form a pair.
+
+    OpenSSL installs the certificate before it checks the key, so a failed `load_cert_chain` on
+    the live context would leave it serving a certificate without its key. A scratch context
+    takes that failure; the private copies keep a concurrent rotation from mixing files.
+    """
+    with tempfile.TemporaryDirectory(prefix="webhook-tls-") as tmp:
+        cert_file, key_file = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
+        cert_file.write_bytes(cert_pem)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_file, key_file)
+        context.load_cert_chain(cert_file, key_file)
+
+
 class CertReloader:
     """Keeps `context` serving the current contents of `cert_file` and `key_file`."""
 
@@ -50,24 +67,24 @@ class CertReloader:
         self.key_file = key_file
         self._on_change = on_change
         self._on_error = on_error
-        self.digest, cert_pem = self._read()
+        self.digest, cert_pem, _ = self._read()
         self.not_after = expiry_timestamp(cert_pem)
         if on_change is not None:
             on_change(self.not_after)
 
-    def _read(self) -> tuple[str, bytes]:
+    def _read(self) -> tuple[str, bytes, bytes]:
         cert_pem = self.cert_file.read_bytes()
         key_pem = self.key_file.read_bytes()
-        return hashlib.sha256(cert_pem + b"\0" + key_pem).hexdigest(), cert_pem
+        return hashlib.sha256(cert_pem + b"\0" + key_pem).hexdigest(), cert_pem, key_pem
 
     def reload_if_changed(self) -> bool:
         """Load the files into the live context if their digest changed; True when it did."""
         try:
-            digest, cert_pem = self._read()
+            digest, cert_pem, key_pem = self._read()
             if digest == self.digest:
                 return False
-            self.context.load_cert_chain(self.cert_file, self.key_file)
             not_after = expiry_timestamp(cert_pem)
+            _load_checked(self.context, cert_pem, key_pem)
         except (OSError, ssl.SSLError, ValueError) as e:
             # Mid-rotation the pair can be inconsistent; the old certificate keeps serving.
             log.warning("certificate reload failed; keeping the current certificate", extra={"error": str(e)})
