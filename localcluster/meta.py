@@ -22,6 +22,7 @@ Manifest = dict[str, Any]
 _IMMUTABLE = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
 # Fields a client may not set through a create.
 _SYSTEM = (*_IMMUTABLE, "resourceVersion", "selfLink", "managedFields")
+OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "generateName", "managedFields")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 

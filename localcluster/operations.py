@@ -262,6 +262,10 @@ class Operations:
         obj_meta = obj.setdefault("metadata", {})
         if not isinstance(obj_meta, dict):
             raise errors.bad_request("metadata must be an object")
+        for key in meta.OMIT_EMPTY:
+            # Go's `omitempty` drops empty maps and lists when the real server serialises them.
+            if key in obj_meta and not obj_meta[key]:
+                del obj_meta[key]
         if t.name and obj_meta.get("name") not in (None, "", t.name):
             raise errors.bad_request(
                 f"the name of the object ({obj_meta['name']}) does not match the name on the URL ({t.name})"

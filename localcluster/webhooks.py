@@ -128,11 +128,12 @@ def _matching_version(
     return None
 
 
-def _labels(obj: Manifest | None) -> dict[str, str]:
-    return dict((obj or {}).get("metadata", {}).get("labels") or {})
+def _labels(*objs: Manifest | None) -> list[dict[str, str]]:
+    """Label sets of the objects present; an absent object (old on CREATE, new on DELETE) never matches."""
+    return [dict(o.get("metadata", {}).get("labels") or {}) for o in objs if o is not None]
 
 
-def _selected(selector: Manifest | None, *label_sets: dict[str, str]) -> bool:
+def _selected(selector: Manifest | None, label_sets: list[dict[str, str]]) -> bool:
     parsed = selectors.from_label_selector(selector)
     return not parsed or any(selectors.matches(parsed, labels) for labels in label_sets)
 
@@ -151,9 +152,9 @@ def matching(
     """The webhooks of all configurations of one type (sorted by name) that apply, in order."""
     if rt.namespaced:
         ns_obj = store.get(NAMESPACES_KEY, "", namespace)
-        ns_labels: list[dict[str, str]] | None = [_labels(ns_obj)]
+        ns_labels: list[dict[str, str]] | None = _labels(ns_obj) or [{}]
     elif rt.key == NAMESPACES_KEY:
-        ns_labels = [_labels(obj), _labels(old)]
+        ns_labels = _labels(obj, old)
     else:
         ns_labels = None
     out = []
@@ -162,9 +163,9 @@ def matching(
             wanted = _matching_version(hook, op, rt, version, subresource)
             if wanted is None:
                 continue
-            if ns_labels is not None and not _selected(hook.get("namespaceSelector"), *ns_labels):
+            if ns_labels is not None and not _selected(hook.get("namespaceSelector"), ns_labels):
                 continue
-            if not _selected(hook.get("objectSelector"), _labels(obj), _labels(old)):
+            if not _selected(hook.get("objectSelector"), _labels(obj, old)):
                 continue
             out.append(Match(config["metadata"]["name"], hook, wanted))
     return out
