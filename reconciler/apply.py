@@ -68,12 +68,19 @@ def is_subset(desired: Any, live: Any) -> bool:
 
 
 def needs_update(live: Manifest, desired: Manifest) -> bool:
-    """True when an update is needed: some field we set differs from the live object."""
-    return not is_subset(_comparable(desired), live)
+    """True when an update is needed: some field we set differs from the live object.
 
-
-def _comparable(desired: Manifest) -> Manifest:
-    return {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
+    Owner references are a set keyed by uid (others may add theirs), everything else is compared
+    as a subset.
+    """
+    meta = desired.get("metadata") or {}
+    refs = meta.get("ownerReferences") or []
+    comparable = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata")}
+    comparable["metadata"] = {k: v for k, v in meta.items() if k != "ownerReferences"}
+    if not is_subset(comparable, live):
+        return True
+    live_refs = {r.get("uid"): r for r in (live.get("metadata") or {}).get("ownerReferences") or ()}
+    return not all(is_subset(ref, live_refs.get(ref.get("uid"))) for ref in refs)
 
 
 def with_hash(desired: Manifest) -> Manifest:
