@@ -1,0 +1,264 @@
+"""The demo's story, one function per numbered step, sharing a `Context`.
+
+1. certificates  2. webhook  3. API server  4. CRD and webhook configurations  5. reconciler
+6. `kubectl apply` the examples (and the invalid one)  7. status until Ready
+8. the children and `kubectl get modelservices`  9. delete one and watch the cleanup
+
+The webhook starts before the API server because the API server's service host map must name
+the webhook's port, which is only known once the webhook has bound port 0.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from demo import topology, views
+from demo.kube import Kube
+from demo.kubectl import Kubectl
+from demo.processes import REPO_ROOT, Supervisor
+from demo.terminal import INDENT, Console, Step
+from demo.views import Tracked
+from demo.waiting import DemoError, wait_for
+from shared import api
+
+EXAMPLES = "examples/"
+INVALID = "examples/invalid/broken.yaml"
+DEFAULTED = "examples/minimal.yaml"
+EXAMPLE_NAMESPACE = "llm"
+DELETED = "qwen3-32b-pd"
+READY_TIMEOUT = 45.0
+CLEANUP_TIMEOUT = 30.0
+TITLES = (
+    "Generating certificates",
+    "Starting the admission webhook",
+    "Starting the local API server",
+    "Installing the CRD and webhook configurations",
+    "Starting the reconciler",
+    "Applying the examples with kubectl",
+    "Waiting for every ModelService to become Ready",
+    "Showing what the operator created",
+    f"Deleting {DELETED} and watching the cleanup",
+)
+
+
+@dataclass
+class Context:
+    """What the steps share: where files go, what runs, and how to reach the cluster."""
+
+    console: Console
+    work_dir: Path
+    supervisor: Supervisor
+    deployment_delay: float
+    certs: topology.CertFiles | None = None
+    webhook: topology.Webhook | None = None
+    cluster: topology.Cluster | None = None
+    kubectl: Kubectl | None = None
+    kube: Kube | None = None
+    tracked: list[Tracked] = field(default_factory=list)
+
+    def need_kubectl(self) -> Kubectl:
+        assert self.kubectl is not None, "the API server step runs first"
+        return self.kubectl
+
+    def need_kube(self) -> Kube:
+        assert self.kube is not None, "the API server step runs first"
+        return self.kube
+
+
+def generate_certificates(ctx: Context, step: Step) -> None:
+    ctx.certs = topology.create_certs(ctx.work_dir / "certs")
+    step.note(f"CA + serving certificate for {topology.SERVICE_DNS_NAME}, 127.0.0.1 and localhost")
+
+
+def start_webhook(ctx: Context, step: Step) -> None:
+    assert ctx.certs is not None
+    step.activity = "waiting for /readyz"
+    ctx.webhook = topology.Webhook.start(ctx.supervisor, ctx.certs).wait_ready()
+    address, pid = ctx.webhook.address, ctx.webhook.child.pid
+    step.note(f"https://{address}  pid {pid}  (/readyz over TLS, verified with the CA)")
+
+
+def start_api_server(ctx: Context, step: Step) -> None:
+    assert ctx.webhook is not None
+    step.activity = "waiting for /readyz"
+    kubeconfig = ctx.work_dir / "kubeconfig"
+    cluster = topology.Cluster.start(ctx.supervisor, kubeconfig, ctx.webhook.address, ctx.deployment_delay)
+    ctx.cluster = cluster.wait_ready()
+    ctx.kubectl = Kubectl(kubeconfig, ctx.work_dir / "kube-cache", cwd=REPO_ROOT)
+    ctx.kube = Kube(kubeconfig, ctx.work_dir / "client-cache")
+    step.note(f"{cluster.url}  pid {cluster.child.pid}")
+    step.note(f"service host map: {topology.SERVICE_KEY} -> {ctx.webhook.address}")
+    step.note(
+        f"simulated Deployment rollouts take {ctx.deployment_delay:g}s; third-party CRD stubs installed"
+    )
+
+
+def install(ctx: Context, step: Step) -> None:
+    assert ctx.certs is not None
+    kubectl = ctx.need_kubectl()
+    lines = topology.install(kubectl, ctx.certs, ctx.work_dir)
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": EXAMPLE_NAMESPACE}}
+    lines += kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace)).check().stdout.splitlines()
+    step.note("manifests/ as they are, with the CA bundle filled in:")
+    for line in lines:
+        step.note("  " + line)
+
+
+def start_reconciler(ctx: Context, step: Step) -> None:
+    assert ctx.cluster is not None
+    step.activity = "waiting for its caches to sync"
+    reconciler = topology.Reconciler.start(ctx.supervisor, ctx.cluster.kubeconfig).wait_ready()
+    step.note(f"probes on http://127.0.0.1:{reconciler.health_port}  pid {reconciler.child.pid}")
+
+
+def _command(ctx: Context, step: Step, shown: str, stdout: str, stderr: str) -> None:
+    step.note(ctx.console.paint(f"$ {shown}", "bold"))
+    for line in stdout.splitlines():
+        step.note("  " + line)
+    for line in stderr.splitlines():
+        step.note("  " + ctx.console.paint(line, "red"))
+
+
+def _expect_refused(ctx: Context, step: Step, shown: str, stdin: str | None, args: list[str]) -> None:
+    result = ctx.need_kubectl()(*args, stdin=stdin)
+    _command(ctx, step, shown, result.stdout, result.stderr)
+    if result.code == 0:
+        raise DemoError(f"`{shown}` was accepted; the invalid ModelService must be refused")
+    if ctx.need_kube().get(api.API_VERSION, api.KIND, "broken", EXAMPLE_NAMESPACE) is not None:
+        raise DemoError("the refused ModelService was stored anyway")
+    step.note(ctx.console.paint(f"  -> refused (exit code {result.code}); nothing was stored", "dim"))
+
+
+def apply_examples(ctx: Context, step: Step) -> None:
+    kubectl = ctx.need_kubectl()
+    result = kubectl("apply", "-f", EXAMPLES).check()
+    _command(ctx, step, f"kubectl apply -f {EXAMPLES}", result.stdout, result.stderr)
+    for path in sorted((REPO_ROOT / EXAMPLES).glob("*.yaml")):
+        meta = yaml.safe_load(path.read_text())["metadata"]
+        ctx.tracked.append(Tracked(meta.get("namespace", EXAMPLE_NAMESPACE), meta["name"]))
+    _show_defaults(ctx, step, DEFAULTED)
+    step.note()
+    _expect_refused(ctx, step, f"kubectl apply -f {INVALID}", None, ["apply", "-f", INVALID])
+    # The schema error stops the request before the validating webhook; with it fixed, the
+    # webhook answers and reports every remaining rule at once.
+    typed = (REPO_ROOT / INVALID).read_text().replace("replicas: -1", "replicas: 1")
+    shown = f"sed 's/replicas: -1/replicas: 1/' {INVALID} | kubectl apply -f -"
+    step.note()
+    _expect_refused(ctx, step, shown, typed, ["apply", "-f", "-"])
+
+
+def _show_defaults(ctx: Context, step: Step, path: str) -> None:
+    applied = yaml.safe_load((REPO_ROOT / path).read_text())
+    meta = applied["metadata"]
+    stored = ctx.need_kube().get(api.API_VERSION, api.KIND, meta["name"], meta.get("namespace"))
+    if stored is None:
+        raise DemoError(f"ModelService {meta['name']} from {path} was not stored")
+    step.note()
+    step.note(f"filled in by the mutating webhook for {path}:")
+    for line in views.added_fields(applied, stored):
+        step.note("  " + ctx.console.paint("+ ", "green") + line)
+
+
+def watch_ready(ctx: Context, step: Step) -> None:
+    kube, console = ctx.need_kube(), ctx.console
+    started = time.monotonic()
+    step.body = lambda: ["", *(INDENT + line for line in views.status_table(console, ctx.tracked))]
+
+    def check() -> bool | None:
+        for t in ctx.tracked:
+            changed = t.observe(kube.get(api.API_VERSION, api.KIND, t.name, t.namespace))
+            if changed and not console.is_live:
+                step.emit(f"{since(started)}  {t.name:<18} {changed}")
+        waiting = [t for t in ctx.tracked if not t.done()]
+        step.activity = f"{len(ctx.tracked) - len(waiting)}/{len(ctx.tracked)} Ready"
+        return True if not waiting else None
+
+    def explain() -> str:
+        waiting = [t for t in ctx.tracked if not t.done()]
+        return "; ".join(f"{t.name}: phase {t.phase or 'unset'}, {_ready_message(t)}" for t in waiting)
+
+    wait_for(check, timeout=READY_TIMEOUT, what="every ModelService to become Ready", explain=explain)
+    step.body = None
+    for line in views.status_table(console, ctx.tracked):
+        step.note(line)
+
+
+def _ready_message(t: Tracked) -> str:
+    return str(t.ready_condition().get("message", "no Ready condition yet"))
+
+
+def show_children(ctx: Context, step: Step) -> None:
+    for t in ctx.tracked:
+        children = views.children_of(ctx.need_kube(), t.namespace, t.name)
+        for line in views.tree(ctx.console, f"ModelService {t.namespace}/{t.name}", children):
+            step.note(line)
+        step.note()
+    result = ctx.need_kubectl()("get", "modelservices", "-n", EXAMPLE_NAMESPACE, "-o", "wide").check()
+    _command(
+        ctx, step, f"kubectl get modelservices -n {EXAMPLE_NAMESPACE} -o wide", result.stdout, result.stderr
+    )
+
+
+def delete_one(ctx: Context, step: Step) -> None:
+    kube, kubectl = ctx.need_kube(), ctx.need_kubectl()
+    namespace = EXAMPLE_NAMESPACE
+    remaining = {views.ref(c) for c in views.children_of(kube, namespace, DELETED)}
+    remaining.add(f"{api.KIND}/{DELETED}")
+    total = len(remaining)
+    shown = f"kubectl delete modelservice {DELETED} -n {namespace} --wait=false"
+    result = kubectl("delete", "modelservice", DELETED, "-n", namespace, "--wait=false").check()
+    step.emit(console_line(ctx.console, f"$ {shown}") + "\n  " + result.stdout.strip())
+    started = time.monotonic()
+    seen_finalizer = False
+
+    def check() -> bool | None:
+        nonlocal seen_finalizer
+        owner = kube.get(api.API_VERSION, api.KIND, DELETED, namespace)
+        now = {views.ref(c) for c in views.children_of(kube, namespace, DELETED)}
+        if owner is not None:
+            now.add(f"{api.KIND}/{DELETED}")
+            finalizers = owner["metadata"].get("finalizers") or []
+            if finalizers and not seen_finalizer:
+                seen_finalizer = True
+                step.emit(f"{since(started)}  terminating; finalizer {', '.join(finalizers)}")
+        for gone in sorted(remaining - now):
+            step.emit(f"{since(started)}  removed {gone}")
+        remaining.intersection_update(now)
+        step.activity = f"{len(remaining)} of {total} objects remain"
+        return True if not remaining else None
+
+    wait_for(
+        check,
+        timeout=CLEANUP_TIMEOUT,
+        what=f"everything of {DELETED} to be removed",
+        explain=lambda: "still present: " + ", ".join(sorted(remaining)),
+    )
+    others = [t.name for t in ctx.tracked if t.name != DELETED]
+    step.note(f"all {total} objects are gone (children by GC, cluster RBAC by the finalizer)")
+    step.note(f"untouched: {', '.join(others)}")
+
+
+def console_line(console: Console, text: str) -> str:
+    return console.paint(text, "bold")
+
+
+def since(started: float) -> str:
+    """`+1.3s`, padded so a column of them lines up."""
+    return f"+{time.monotonic() - started:.1f}s".ljust(6)
+
+
+STEPS = (
+    generate_certificates,
+    start_webhook,
+    start_api_server,
+    install,
+    start_reconciler,
+    apply_examples,
+    watch_ready,
+    show_children,
+    delete_one,
+)
