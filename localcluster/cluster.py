@@ -152,6 +152,10 @@ class LocalCluster:
         await asyncio.sleep(0.05)
         await self.restart(downtime)
 
+    async def wait_restarts(self) -> None:
+        """Wait for restarts requested over HTTP (`POST /_localcluster/restart`) to complete."""
+        await asyncio.gather(*list(self._background))
+
     def close_watches(self) -> int:
         watchers = [w for w in self.store.subscribers() if isinstance(w, Watcher) and not w.closed]
         for watcher in watchers:

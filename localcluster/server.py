@@ -233,6 +233,14 @@ async def _body(request: web.Request, patch: bool = False) -> Any:
             raise errors.bad_request("the body of the request was empty")
         raise errors.bad_request("the request body is empty")
     content_type = request.headers.get("Content-Type", "")
+    if "protobuf" in content_type or "cbor" in content_type:
+        # client-go falls back to JSON when the server refuses a binary encoding with 415.
+        raise errors.StatusError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types "
+            f'include: application/json, application/yaml (got "{content_type}")',
+        )
     try:
         if "yaml" in content_type and "apply-patch" not in content_type:
             return yaml.safe_load(raw)

@@ -112,6 +112,8 @@ class Watcher:
         self._push(dumps({"type": "BOOKMARK", "object": obj}) + b"\n")
 
     def _push(self, line: bytes) -> None:
+        if self.closed:
+            return
         self.buffer.append(line)
         if self.remaining is not None:
             self.remaining -= 1
