@@ -15,7 +15,6 @@ Both the admission webhook and the offline tools call `validate`; it is pure.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,14 +187,15 @@ def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[F
     except ValidationError as e:
         error = e
     errors = list(pydantic_errors(error))
-    work: Any = copy.deepcopy(dict(obj))
+    work: Any = obj
     pruned: set[str] = set()
     for _ in range(_PRUNE_ROUNDS):
         for err in error.errors(include_url=False):
             loc = err["loc"][:-1] if err["type"] == "missing" else err["loc"]
             while loc and isinstance(loc[-1], int):
                 loc = loc[:-1]  # a bad list item prunes the whole list: indices must stay meaningful
-            if not loc or not _remove(work, loc):
+            work, removed = _without(work, loc) if loc else (work, False)
+            if not removed:
                 return None, errors, pruned
             pruned.add(_path(loc))
         try:
@@ -205,16 +205,21 @@ def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[F
     return None, errors, pruned
 
 
-def _remove(obj: Any, loc: Sequence[str | int]) -> bool:
-    for part in loc[:-1]:
-        try:
-            obj = obj[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    if isinstance(obj, dict) and loc[-1] in obj:
-        del obj[loc[-1]]
-        return True
-    return False
+def _without(obj: Any, loc: Sequence[str | int]) -> tuple[Any, bool]:
+    """`obj` without the value at `loc`, copying only the containers on the way (the input stays
+    intact); (obj, False) when there is nothing at `loc`."""
+    key = loc[0]
+    if len(loc) == 1:
+        if isinstance(obj, Mapping) and key in obj:
+            return {k: v for k, v in obj.items() if k != key}, True
+        return obj, False
+    if isinstance(obj, Mapping) and key in obj:
+        child, removed = _without(obj[key], loc[1:])
+        return ({**obj, key: child}, True) if removed else (obj, False)
+    if isinstance(obj, list) and isinstance(key, int) and 0 <= key < len(obj):
+        child, removed = _without(obj[key], loc[1:])
+        return ([*obj[:key], child, *obj[key + 1 :]], True) if removed else (obj, False)
+    return obj, False
 
 
 def _depends_on(path: str, pruned: set[str]) -> bool:

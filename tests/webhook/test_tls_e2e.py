@@ -152,3 +152,38 @@ async def test_metrics_port_serves_prometheus_text(server: WebhookServer, ca: pk
     writer.close()
     assert text.startswith("HTTP/1.1 200")
     assert "webhook_certificate_expiry_timestamp_seconds" in text
+
+
+async def test_shutdown_lets_an_in_flight_request_finish(tmp_path: Path, ca: pki.KeyPair) -> None:
+    _write(pki.issue_serving_cert(ca, ["localhost"], ["127.0.0.1"]), tmp_path)
+    srv = WebhookServer(
+        WebhookConfig(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            cert_file=tmp_path / "tls.crt",
+            key_file=tmp_path / "tls.key",
+            cert_poll_seconds=0,
+            shutdown_timeout=10,
+        )
+    )
+    await srv.start()
+    conn = await Connection.open(srv.port, ca.cert_pem)
+    body = json.dumps(samples.review(samples.minimal())).encode()
+    head = (
+        "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    # Headers and half the body: the handler is running and waits for the rest.
+    conn.writer.write(head.encode() + body[:10])
+    await conn.writer.drain()
+    async with asyncio.timeout(10):
+        while srv.metrics.in_flight._value.get() < 1:
+            await asyncio.sleep(0)
+    stopping = asyncio.create_task(srv.stop())
+    conn.writer.write(body[10:])
+    async with asyncio.timeout(10):
+        raw_head = await conn.reader.readuntil(b"\r\n\r\n")
+        await stopping
+    assert raw_head.startswith(b"HTTP/1.1 200")
+    conn.writer.close()
