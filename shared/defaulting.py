@@ -52,8 +52,18 @@ class Node:
     has_defaults: bool = field(init=False, compare=False)
     default_items: tuple[tuple[str, Any], ...] = field(init=False, compare=False)
     walk_fields: tuple[tuple[str, Node], ...] = field(init=False, compare=False)
+    # Derived for the unknown-field check: known names as a set, and the fields with structure.
+    field_names: frozenset[str] = field(init=False, compare=False)
+    nested_fields: tuple[tuple[str, Node], ...] = field(init=False, compare=False)
+
+    @property
+    def nested(self) -> bool:
+        """True for nodes with structure below (objects, and lists or maps of them)."""
+        return self.kind == "object" or (self.item is not None and self.item.nested)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "field_names", frozenset(self.fields))
+        object.__setattr__(self, "nested_fields", tuple((k, n) for k, n in self.fields.items() if n.nested))
         walk = tuple((k, n) for k, n in self.fields.items() if n.has_defaults)
         item_defaults = self.item is not None and self.item.has_defaults
         object.__setattr__(self, "default_items", tuple(self.defaults.items()))

@@ -131,27 +131,32 @@ def join(path: str, key: str | int, node: Node | None = None) -> str:
     return f"{path}.{key}" if path else key
 
 
-def unknown_fields(obj: Mapping[str, Any]) -> Iterator[FieldError]:
+def unknown_fields(obj: Mapping[str, Any]) -> list[FieldError]:
     """Every field the ModelService schema does not declare (metadata and status excepted)."""
-    yield from _unknown(schema_tree(), obj, "")
+    found: list[FieldError] = []
+    _unknown(schema_tree(), obj, "", found)
+    return found
 
 
-def _unknown(node: Node, value: Any, path: str) -> Iterator[FieldError]:
-    if node.kind == "object" and isinstance(value, Mapping):
-        for key, child in value.items():
-            sub = node.fields.get(key)
-            if sub is None:
-                yield FieldError(join(path, str(key)), f'unknown field "{key}"', NOT_SUPPORTED)
-            else:
-                yield from _unknown(sub, child, join(path, key))
-    elif node.item is not None and node.item.kind in ("object", "list", "map"):
-        items: Iterable[tuple[str | int, Any]] = ()
-        if node.kind == "map" and isinstance(value, Mapping):
-            items = value.items()
-        elif node.kind == "list" and isinstance(value, list):
-            items = enumerate(value)
-        for key, child in items:
-            yield from _unknown(node.item, child, join(path, key, node))
+def _unknown(node: Node, value: Any, path: str, found: list[FieldError]) -> None:
+    # Runs on every validation: set arithmetic finds strangers, only structured fields recurse.
+    if node.kind == "object":
+        if not isinstance(value, Mapping):
+            return
+        strangers = value.keys() - node.field_names
+        for key in sorted(strangers, key=str) if strangers else ():
+            found.append(FieldError(join(path, str(key)), f'unknown field "{key}"', NOT_SUPPORTED))
+        for key, sub in node.nested_fields:
+            child = value.get(key)
+            if child is not None:
+                _unknown(sub, child, f"{path}.{key}" if path else key, found)
+    elif node.item is not None and node.item.nested:
+        if node.kind == "list" and isinstance(value, list):
+            for i, child in enumerate(value):
+                _unknown(node.item, child, f"{path}[{i}]", found)
+        elif node.kind == "map" and isinstance(value, Mapping):
+            for key, child in value.items():
+                _unknown(node.item, child, f"{path}[{key}]", found)
 
 
 def pydantic_errors(error: ValidationError) -> Iterator[FieldError]:
