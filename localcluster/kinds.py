@@ -124,7 +124,7 @@ def _default_pod(obj: Manifest, _ips: ClusterIPs) -> None:
     obj.setdefault("status", {"phase": "Pending", "qosClass": "BestEffort"})
 
 
-def _default_service(obj: Manifest, ips: ClusterIPs) -> None:
+def _default_service(obj: Manifest, _ips: ClusterIPs) -> None:
     spec = obj.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
@@ -136,14 +136,21 @@ def _default_service(obj: Manifest, ips: ClusterIPs) -> None:
             if "port" in port:
                 port.setdefault("targetPort", port["port"])
     if spec["type"] != "ExternalName":
-        if not spec.get("clusterIP"):
-            spec["clusterIP"] = ips.allocate()
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
-        if spec["clusterIP"] != "None":
-            spec.setdefault("ipFamilies", ["IPv4"])
-            spec.setdefault("ipFamilyPolicy", "SingleStack")
         spec.setdefault("internalTrafficPolicy", "Cluster")
     obj.setdefault("status", {"loadBalancer": {}})
+
+
+def allocate(rt: ResourceType, obj: Manifest, ips: ClusterIPs) -> None:
+    """Values the real server allocates on create (a Service's cluster IP), never on update."""
+    spec = obj.get("spec")
+    if rt.key != ("", "services") or not isinstance(spec, dict) or spec.get("type") == "ExternalName":
+        return
+    if not spec.get("clusterIP"):
+        spec["clusterIP"] = ips.allocate()
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    if spec["clusterIP"] != "None":
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
 
 
 def _default_secret(obj: Manifest, _ips: ClusterIPs) -> None:

@@ -105,6 +105,7 @@ class Operations:
             self._check_namespace(t, obj)
         obj = await self._mutate(CREATE, t, obj, None, opts)
         meta.before_create(t.rt, obj, self.clock(), self.rng)
+        kinds.allocate(t.rt, obj, self.cluster_ips)
         if t.rt.key == CRD_KEY:
             obj["status"] = crds.status(obj, None, self.clock()) if not crds.validate(obj) else {}
         self._validate(t, obj, None)

@@ -159,15 +159,18 @@ async def _resources(
 
 
 def _verb(method: str, t: Target, query: Any) -> str:
+    """The Kubernetes verb of a request; anything a resource path does not offer is 405."""
     if method == "GET":
         if t.name:
             return "get"
         return "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
-    verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-    verb = verbs.get(method)
-    if verb is None or (verb == "create") == bool(t.name):
-        if verb == "delete" and not t.name:
-            return "deletecollection"
+    if t.name:
+        verb = {"PUT": "update", "PATCH": "patch"}.get(method)
+        if method == "DELETE" and not t.subresource:
+            verb = "delete"
+    else:
+        verb = {"POST": "create", "DELETE": "deletecollection"}.get(method)
+    if verb is None:
         raise errors.method_not_allowed()
     return verb
 

@@ -223,3 +223,33 @@ async def test_list_table_output_uses_crd_printer_columns(local_cluster: LocalCl
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Size", "Age"]
     assert table["rows"][0]["cells"][:2] == ["w", 3]
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+THIRD_PARTY = [
+    ("inference.networking.k8s.io", "v1", "inferencepools", "InferencePool"),
+    ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+    ("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule"),
+    ("networking.istio.io", "v1", "destinationrules", "DestinationRule"),
+    ("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor"),
+    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
+]
+
+
+@pytest.mark.parametrize(
+    ("group", "version", "plural", "kind"), THIRD_PARTY, ids=[f"{t[2]}-{t[1]}" for t in THIRD_PARTY]
+)
+async def test_third_party_stub_crds_keep_any_spec_and_have_status(
+    local_cluster_factory: Any, group: str, version: str, plural: str, kind: str
+) -> None:
+    cluster: LocalCluster = await local_cluster_factory(third_party=True)
+    body = {
+        "apiVersion": f"{group}/{version}",
+        "kind": kind,
+        "metadata": {"name": "x"},
+        "spec": {"anything": {"nested": [1, 2]}},
+        "status": {"ignored": True},
+    }
+    created = await cluster.create(body)
+    assert created["spec"] == {"anything": {"nested": [1, 2]}} and "status" not in created
+    _, doc = await get_json(cluster, f"/apis/{group}/{version}")
+    assert {f"{plural}", f"{plural}/status"} <= {r["name"] for r in doc["resources"]}

@@ -304,3 +304,22 @@ async def test_update_of_a_custom_resource_without_resource_version_is_422(
         )
     assert info.value.status == 422
     assert status_of(info.value)["details"]["causes"][0]["field"] == "metadata.resourceVersion"
+
+
+async def test_service_update_without_cluster_ip_keeps_the_allocated_one(core: Any) -> None:
+    created = await core.create_namespaced_service(
+        "default", {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    replaced = await core.replace_namespaced_service(
+        "svc",
+        "default",
+        {
+            "metadata": {"name": "svc", "resourceVersion": created.metadata.resource_version},
+            "spec": {"ports": [{"port": 81}]},
+        },
+    )
+    assert created.spec.cluster_ip and replaced.spec.cluster_ip == created.spec.cluster_ip
+    assert replaced.spec.ports[0].target_port == 81
+    with pytest.raises(ApiException) as info:
+        await core.patch_namespaced_service("svc", "default", {"spec": {"clusterIP": "10.0.0.1"}})
+    assert status_of(info.value)["details"]["causes"][0]["field"] == "spec.clusterIP"
