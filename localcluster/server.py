@@ -237,12 +237,13 @@ async def _body(request: web.Request, patch: bool = False) -> Any:
         raise errors.bad_request("the request body is empty")
     content_type = request.headers.get("Content-Type", "")
     if "protobuf" in content_type or "cbor" in content_type:
-        # client-go falls back to JSON when the server refuses a binary encoding with 415.
+        # kubectl's generators (create namespace/deployment, scale) send protobuf through typed clients.
         raise errors.StatusError(
             415,
             "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types "
-            f'include: application/json, application/yaml (got "{content_type}")',
+            f'the body of the request was in an unknown format - accepted media types include: '
+            f'application/json, application/yaml (got "{content_type}"); this local API server does not '
+            "decode protobuf, so create built-in objects from manifests (kubectl apply -f / create -f)",
         )
     try:
         if "yaml" in content_type and "apply-patch" not in content_type:
