@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.api import ModelService
-from shared.builders import deployment
+from shared.builders import deployment, epp_deployment
 from shared.builders.defaults import apply_image_defaults
 from shared.builders.meta import Manifest
 from shared.settings import OperatorSettings
@@ -21,20 +21,11 @@ from shared.settings import OperatorSettings
 Builder = Callable[[ModelService, OperatorSettings], Manifest | None]
 
 
-def _pod_builders() -> list[tuple[str, Builder]]:
-    builders: list[tuple[str, Builder]] = [
-        ("decode", deployment.build_decode_deployment),
-        ("prefill", deployment.build_prefill_deployment),
-    ]
-    try:
-        from shared.builders import epp_deployment
-    except ImportError:  # pragma: no cover - the EPP builder lands separately
-        return builders
-    builders.append(("EPP", epp_deployment.build_epp_deployment))
-    return builders
-
-
-POD_BUILDERS = _pod_builders()
+POD_BUILDERS: tuple[tuple[str, Builder], ...] = (
+    ("decode", deployment.build_decode_deployment),
+    ("prefill", deployment.build_prefill_deployment),
+    ("EPP", epp_deployment.build_epp_deployment),
+)
 
 
 def restart_warnings(old: Mapping[str, Any], new: ModelService, settings: OperatorSettings) -> list[str]:

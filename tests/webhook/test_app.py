@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from tests.webhook import samples
 from webhook.app import MUTATE_PATHS, STATE_KEY, VALIDATE_PATHS, make_app
 from webhook.config import WebhookConfig
+from webhook.logs import JsonFormatter
 from webhook.metrics import WebhookMetrics, make_metrics_app
 
 Client = TestClient[web.Request, web.Application]
@@ -111,3 +114,32 @@ async def test_metrics_count_requests_denials_and_latency(
     assert 'webhook_admission_duration_seconds_count{hook="mutate",verdict="patched"} 1.0' in text
     assert "webhook_admission_in_flight_requests 0.0" in text
     assert "webhook_certificate_expiry_timestamp_seconds 1234.0" in text
+
+
+async def test_denials_are_logged_as_json_with_the_uid_and_without_object_contents(client: Client) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("webhook.app")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        secret_image = "registry.example/secret-model:1"
+        obj = samples.with_changes(samples.minimal(), "spec.model.image", secret_image)
+        obj["spec"]["engine"]["port"] = 0
+        await client.post("/validate", json=samples.review(obj, uid="uid-log"))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert {k: entry[k] for k in ("level", "uid", "hook", "operation", "verdict", "reason")} == {
+        "level": "INFO",
+        "uid": "uid-log",
+        "hook": "validate",
+        "operation": "CREATE",
+        "verdict": "denied",
+        "reason": "Invalid",
+    }
+    assert secret_image not in line
+    assert "message" not in entry
