@@ -10,6 +10,7 @@ from typing import Any
 
 from demo.views import OWNED_KINDS
 from demo.waiting import wait_for
+from reconciler.reconcile import FINALIZER
 from shared import api, epp_config, labels, names
 from shared.api import ModelService
 from shared.builders import build_all
@@ -104,7 +105,9 @@ def _leftovers(system: System, name: str) -> list[str]:
 
 def test_delete_leaves_nothing_behind_including_cluster_rbac(system: System) -> None:
     system.apply(example("pd-disaggregation.yaml", "deleted")).check()
-    ms = ModelService.model_validate(system.wait_ready("deleted"))
+    ready = system.wait_ready("deleted")
+    assert ready["metadata"].get("finalizers") == [FINALIZER], "cluster RBAC is cleaned up by the finalizer"
+    ms = ModelService.model_validate(ready)
     cluster_rbac = [("rbac.authorization.k8s.io/v1", kind) for kind in sorted(CLUSTER_SCOPED_KINDS)]
     rbac_name = names.epp_cluster_rbac_name(ms)
     assert all(system.get_child(v, k, rbac_name, None) is not None for v, k in cluster_rbac)
