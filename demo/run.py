@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from demo import steps
+from demo.kubectl import find_kubectl
 from demo.processes import Supervisor
 from demo.terminal import INDENT, Console, Steps, seconds
 from demo.waiting import DemoError
@@ -83,6 +84,7 @@ def _run(console: Console, work_dir: Path, supervisor: Supervisor, delay: float)
     ctx = steps.Context(console, work_dir, supervisor, delay)
     numbered = Steps(console, len(steps.STEPS))
     try:
+        find_kubectl()  # before anything starts: without it the demo cannot get far
         for run_step, title in zip(steps.STEPS, steps.TITLES, strict=True):
             with numbered.step(title) as step:
                 run_step(ctx, step)
