@@ -229,15 +229,17 @@ def _without(obj: Any, loc: Sequence[str | int]) -> tuple[Any, bool]:
 
 def _depends_on(path: str, pruned: set[str]) -> bool:
     """True when a rule finding at `path` read a value that was pruned (or its parents/children)."""
+    inputs = _CROSS_FIELD_INPUTS.get(path.split("[", 1)[0], ())
     for p in pruned:
-        if path.startswith(p) or p.startswith(path):
+        if _within(path, p) or _within(p, path) or any(_within(p, i) for i in inputs):
             return True
         if p.startswith("metadata") and path.startswith("metadata"):
             return True
-        inputs = _CROSS_FIELD_INPUTS.get(path.split("[", 1)[0], ())
-        if any(p.startswith(i) for i in inputs):
-            return True
     return False
+
+
+def _within(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
 def _child(node: Node, part: str | int) -> Node:

@@ -313,3 +313,16 @@ def test_pydantic_reasons_map_to_kubernetes_cause_types() -> None:
         "spec.model.image": "FieldValueRequired",
         "spec.engine.port": "FieldValueTypeInvalid",
     }
+
+
+def test_a_rule_reading_an_invalid_value_stays_quiet() -> None:
+    obj = _set("spec.engine.port", "x")
+    obj["spec"]["routingProxy"] = {"targetPort": 8000}
+    obj["spec"]["engine"]["args"] = ["--port", "1"]
+    assert _paths(obj) == ["spec.engine.args[0]", "spec.engine.port"]
+
+
+def test_a_missing_required_section_still_reports_unknown_fields() -> None:
+    obj = _set("spec.model", ...)
+    obj["spec"]["engine"]["prot"] = 1
+    assert _paths(obj) == ["spec.engine.prot", "spec.model"]
