@@ -19,11 +19,6 @@ from webhook.metrics import WebhookMetrics, make_metrics_app
 log = logging.getLogger(__name__)
 
 
-def _bound_port(site: web.TCPSite) -> int:
-    server: Any = site._server  # aiohttp exposes the bound port only through the asyncio server
-    return int(server.sockets[0].getsockname()[1])
-
-
 class WebhookServer:
     """The running webhook; `start()` binds both ports, `stop()` drains in-flight requests."""
 
@@ -72,7 +67,7 @@ class WebhookServer:
         self._runners.append(runner)
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
-        return _bound_port(site)
+        return int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to shutdown_timeout), release everything."""

@@ -32,7 +32,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _start_server(cert_dir: Path, server_cpu: int | None) -> tuple[subprocess.Popen[bytes], int]:
+def _start_server(
+    cert_dir: Path, server_cpu: int | None, baseline: bool
+) -> tuple[subprocess.Popen[bytes], int]:
     cmd = [
         sys.executable,
         "-m",
@@ -46,6 +48,8 @@ def _start_server(cert_dir: Path, server_cpu: int | None) -> tuple[subprocess.Po
         "--metrics-port",
         "-1",
     ]
+    if baseline:
+        cmd = [sys.executable, "-m", "bench.webhook.echo_server", str(cert_dir)]
     if server_cpu is not None:
         cmd = ["taskset", "-c", str(server_cpu), *cmd]
     log_file = cert_dir / "server.log"
@@ -95,6 +99,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, action="append")
     parser.add_argument("--scenario", action="append", choices=sorted(payloads.SCENARIOS))
+    parser.add_argument(
+        "--baseline", action="store_true", help="measure the constant-answer echo server instead"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to CPUs")
     args = parser.parse_args()
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
@@ -105,7 +112,7 @@ def main() -> None:
         certs_cli.main(
             ["create", "--dir", tmp, "--service", "wh", "--namespace", "bench", "--san", "127.0.0.1"]
         )
-        proc, port = _start_server(cert_dir, 0 if pin else None)
+        proc, port = _start_server(cert_dir, 0 if pin else None, args.baseline)
         try:
             print(
                 "| scenario | concurrency | req/s | p50 ms | p90 ms | p99 ms "
