@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import uvloop
 import yaml
 
 from localcluster.cluster import LocalCluster
@@ -136,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"localcluster: --manifest {path}: no such file", file=sys.stderr)
             return 2
     try:
-        return asyncio.run(serve(args))
+        # uvloop roughly doubles aiohttp's request rate; the server is the same either way.
+        return uvloop.run(serve(args))
     except OSError as exc:
         print(f"localcluster: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

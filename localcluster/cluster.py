@@ -207,10 +207,9 @@ class LocalCluster:
 
     def _seed_namespaces(self) -> None:
         now = meta.timestamp()
+        rt = self.registry.require(NAMESPACES_KEY)
         for name in INITIAL_NAMESPACES:
             obj: Manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            rt = self.registry.get(NAMESPACES_KEY)
-            assert rt is not None
             kinds.apply_defaults(rt, obj, self.ops.cluster_ips)
             meta.before_create(rt, obj, now, self.ops.rng)
             self.store.put(NAMESPACES_KEY, obj)

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from localcluster import errors
+from localcluster import codec, errors
 from localcluster.registry import ResourceType
 
 Manifest = dict[str, Any]
@@ -31,14 +31,7 @@ def timestamp(moment: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def clone(value: Any) -> Any:
-    """Deep copy of JSON data, several times faster than `copy.deepcopy`."""
-    kind = type(value)
-    if kind is dict:
-        return {k: clone(v) for k, v in value.items()}
-    if kind is list:
-        return [clone(v) for v in value]
-    return value
+clone = codec.clone
 
 
 def generate_name(prefix: str, rng: random.Random) -> str:

@@ -218,6 +218,13 @@ class Registry:
     def get(self, key: ResKey) -> ResourceType | None:
         return self._types.get(key)
 
+    def require(self, key: ResKey) -> ResourceType:
+        """A type that must exist (the built-ins); KeyError names it otherwise."""
+        rt = self._types.get(key)
+        if rt is None:
+            raise KeyError(f"resource {key[1]}.{key[0]} is not served")
+        return rt
+
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         """The type served at `/apis/{group}/{version}/{plural}`, if any."""
         rt = self._types.get((group, plural))

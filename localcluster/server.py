@@ -9,7 +9,6 @@ failure leaves as a `Status` object with the right HTTP code.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from localcluster import control, discovery, errors, listing, selectors, tables, watch
+from localcluster import codec, control, discovery, errors, listing, selectors, tables, watch
 from localcluster.faults import Faults
 from localcluster.operations import Operations, Options, Result, Target
 from localcluster.registry import Registry
@@ -241,14 +240,14 @@ async def _body(request: web.Request, patch: bool = False) -> Any:
         raise errors.StatusError(
             415,
             "UnsupportedMediaType",
-            f'the body of the request was in an unknown format - accepted media types include: '
+            f"the body of the request was in an unknown format - accepted media types include: "
             f'application/json, application/yaml (got "{content_type}"); this local API server does not '
             "decode protobuf, so create built-in objects from manifests (kubectl apply -f / create -f)",
         )
     try:
         if "yaml" in content_type and "apply-patch" not in content_type:
             return yaml.safe_load(raw)
-        return json.loads(raw)
+        return codec.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from exc
 
@@ -307,7 +306,7 @@ async def _delete_options(request: web.Request) -> Manifest:
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
+        body = codec.loads(raw)
     except ValueError as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from exc
     return body if isinstance(body, dict) else {}

@@ -9,13 +9,12 @@ An event serialises its object once per apiVersion and every watcher shares thos
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from localcluster import errors
+from localcluster import codec, errors
 
 Manifest = dict[str, Any]
 ResKey = tuple[str, str]  # (group, plural)
@@ -23,11 +22,7 @@ ObjKey = tuple[str, str]  # (namespace or "", name)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def dumps(obj: Any) -> bytes:
-    return _dumps(obj).encode()
+dumps = codec.dumps
 
 
 @dataclass(slots=True, eq=False)
