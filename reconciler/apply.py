@@ -265,17 +265,13 @@ async def prune(
 ) -> None:
     """Delete children this ModelService controls that are not desired (``.absent`` or left over)."""
     wanted = {((o["apiVersion"], o["kind"]), _obj_key(o)) for o in desired.objects}
-    candidates: dict[tuple[GVK, ObjKey], Manifest] = {}
-    for gvk, obj in deps.cache.owned(p.owner_key):
-        candidates[(gvk, _obj_key(obj))] = obj
-    for ref in desired.absent:
-        cached = deps.cache.get((ref.api_version, ref.kind), ref.namespace, ref.name)
-        if cached is not None:
-            candidates[((ref.api_version, ref.kind), _obj_key(cached))] = cached
-    for (gvk, key), obj in candidates.items():
-        if (gvk, key) in wanted or (only_kinds is not None and gvk[1] not in only_kinds):
+    candidates = set(deps.cache.owned_keys(p.owner_key))
+    candidates.update(((r.api_version, r.kind), (r.namespace or "", r.name)) for r in desired.absent)
+    for gvk, key in sorted(candidates - wanted):
+        if only_kinds is not None and gvk[1] not in only_kinds:
             continue
-        if obj["metadata"].get("deletionTimestamp"):
+        obj = deps.cache.get(gvk, key[0] or None, key[1])
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
             continue
         if ownership(obj, p.name, p.namespace, p.uid) is not Ownership.OURS:
             continue
@@ -295,7 +291,7 @@ async def delete(gvk: GVK, obj: Manifest, deps: Deps, p: Pass) -> None:
     except ApiError as e:
         message = f"deleting {describe(obj)}: {e.message}"
         raise ChildError(message, retryable=e.retryable, retry_after=e.retry_after) from e
-    deps.cache.record_delete(gvk, meta.get("namespace"), meta["name"])
+    deps.cache.record_delete(gvk, obj)
     p.deleted.append(describe(obj))
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from reconciler.clock import Clock
-from reconciler.informer import Informer, ListWatchClient, ObjKey, key_of
+from reconciler.informer import Entry, Informer, ListWatchClient, ObjKey, key_of
 from reconciler.kube import Manifest, Resource
 from shared import api, labels
 
@@ -49,7 +49,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 @dataclass
 class _Write:
-    obj: Manifest | None
+    entry: Entry | None
     """None: deleted by us."""
     rv: int
     expires: float
@@ -78,6 +78,7 @@ class Cache:
         self._tasks: dict[GVK, list[asyncio.Task[None]]] = {}
         self._index: dict[str, set[tuple[GVK, ObjKey]]] = {}
         self._overlay: dict[tuple[GVK, ObjKey], _Write] = {}
+        self._owners: dict[str, str] = {}
 
     # --- informers -------------------------------------------------------------------------------
 
@@ -93,8 +94,9 @@ class Cache:
             scope: Informer(
                 self._client,
                 resource,
-                lambda old, new, gvk=gvk: self._on_event(gvk, old, new),  # type: ignore[misc]
+                lambda key, old, new, gvk=gvk: self._on_event(gvk, key, old, new),  # type: ignore[misc]
                 self._clock,
+                owner_of=None if gvk == MODELSERVICE else self._owner_of,
                 namespace=scope,
                 label_selector=label_selector,
                 page_size=self._page_size,
@@ -113,8 +115,8 @@ class Cache:
         informers = self._informers.pop(gvk, {})
         await _cancel(self._tasks.pop(gvk, []))
         for informer in informers.values():
-            for obj in informer.store.values():
-                self._reindex(gvk, obj, None)
+            for key, entry in informer.store.items():
+                self._reindex(gvk, key, entry, None)
 
     async def stop(self) -> None:
         tasks = [t for ts in self._tasks.values() for t in ts]
@@ -123,6 +125,10 @@ class Cache:
 
     def watching(self, gvk: GVK) -> bool:
         return gvk in self._informers
+
+    def unserved(self) -> list[GVK]:
+        """Watched kinds whose informer last got 404 (their CRD was probably deleted)."""
+        return [gvk for gvk, group in self._informers.items() if any(i.not_found for i in group.values())]
 
     def synced(self, gvk: GVK | None = None) -> bool:
         groups = [self._informers[gvk]] if gvk is not None else list(self._informers.values())
@@ -138,25 +144,42 @@ class Cache:
         return [i for group in self._informers.values() for i in group.values()]
 
     def size(self) -> dict[str, int]:
+        """Cached objects per kind."""
         return {gvk[1]: sum(len(i.store) for i in group.values()) for gvk, group in self._informers.items()}
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def get(self, gvk: GVK, namespace: str | None, name: str) -> Manifest | None:
+    def entry(self, gvk: GVK, namespace: str | None, name: str) -> Entry | None:
+        """The cached entry (resourceVersion, owner, encoded object); an unconfirmed write first."""
         key = (namespace or "", name)
         write = self._overlay.get((gvk, key))
         if write is not None:
             if write.expires > self._clock.monotonic():
-                return write.obj
+                return write.entry
             del self._overlay[(gvk, key)]
+        return self._stored(gvk, key)
+
+    def get(self, gvk: GVK, namespace: str | None, name: str) -> Manifest | None:
+        """A fresh dict of the cached object (the caller may change it), or None."""
+        found = self.entry(gvk, namespace, name)
+        return found.obj() if found is not None else None
+
+    def _stored(self, gvk: GVK, key: ObjKey) -> Entry | None:
+        informer = self._informer(gvk, key[0])
+        return informer.store.get(key) if informer is not None else None
+
+    def _informer(self, gvk: GVK, namespace: str) -> Informer | None:
         group = self._informers.get(gvk)
         if not group:
             return None
-        informer = group.get(namespace) or group.get(None)
-        return informer.store.get(key) if informer is not None else None
+        return group.get(namespace or None) or group.get(None)
+
+    def owned_keys(self, owner: str) -> list[tuple[GVK, ObjKey]]:
+        """(kind, key) of the cached children whose controller (or ownership labels) is ``owner``."""
+        return [(gvk, key) for gvk, key in self._index.get(owner, ()) if self.entry(gvk, key[0], key[1])]
 
     def owned(self, owner: str) -> list[tuple[GVK, Manifest]]:
-        """Cached children whose controller (or ownership labels) point at ``owner``."""
+        """The cached children of ``owner``, decoded."""
         found = []
         for gvk, (namespace, name) in self._index.get(owner, ()):
             obj = self.get(gvk, namespace or None, name)
@@ -164,51 +187,77 @@ class Cache:
                 found.append((gvk, obj))
         return found
 
+    def fingerprint(self, owner: str) -> int:
+        """A hash of which children ``owner`` has and their resourceVersions; changes with any of them."""
+        digest = 0
+        count = 0
+        for gvk, key in self._index.get(owner, ()):
+            found = self.entry(gvk, key[0], key[1])
+            if found is not None:
+                digest ^= hash((gvk, key, found.rv))
+                count += 1
+        return hash((digest, count))
+
     def keys(self, gvk: GVK = MODELSERVICE) -> list[str]:
         """namespace/name of every cached object of ``gvk`` (ModelServices by default)."""
         return [f"{ns}/{name}" for i in self._informers.get(gvk, {}).values() for ns, name in i.store]
 
+    def _owner_of(self, obj: Manifest) -> str | None:
+        """The owner key, one shared string per owner (a dozen children point at each)."""
+        found = owner_key(obj)
+        return None if found is None else self._owners.setdefault(found, found)
+
     # --- writes made by the reconciler ----------------------------------------------------------
 
     def record_write(self, gvk: GVK, obj: Manifest) -> None:
-        """Serve ``obj`` (as the API server returned it) until the informer has caught up with it."""
-        rv = _int_rv(obj)
-        if rv is not None:
-            expires = self._clock.monotonic() + OVERLAY_TTL
-            self._overlay[(gvk, key_of(obj))] = _Write(obj, rv, expires)
+        """Serve ``obj`` (as the API server returned it) until the informer has caught up with it.
 
-    def record_delete(self, gvk: GVK, namespace: str | None, name: str) -> None:
-        """Treat the object as gone until the informer reports its deletion (or the TTL passes)."""
+        The watch may have delivered this write, or even a later one, before the response
+        arrived; then the informer's copy is current and nothing is recorded.
+        """
+        rv = _int_rv(obj)
+        key = key_of(obj)
+        informer = self._informer(gvk, key[0])
+        if rv is None or informer is None:
+            return
+        cached = informer.store.get(key)
+        if cached is not None and _int(cached.rv) >= rv:
+            return
         expires = self._clock.monotonic() + OVERLAY_TTL
-        self._overlay[(gvk, (namespace or "", name))] = _Write(None, 0, expires)
+        self._overlay[(gvk, key)] = _Write(informer.entry(obj), rv, expires)
+
+    def record_delete(self, gvk: GVK, obj: Manifest) -> None:
+        """Treat ``obj`` as gone until the informer reports its deletion (or the TTL passes)."""
+        key = key_of(obj)
+        cached = self._stored(gvk, key)
+        if cached is None or cached.rv != str(obj["metadata"].get("resourceVersion") or ""):
+            return  # the informer already saw it go, or saw something newer under that name
+        self._overlay[(gvk, key)] = _Write(None, 0, self._clock.monotonic() + OVERLAY_TTL)
 
     # --- events ----------------------------------------------------------------------------------
 
-    def _on_event(self, gvk: GVK, old: Manifest | None, new: Manifest | None) -> None:
-        current = new if new is not None else old
-        if current is None:
-            return
-        key = key_of(current)
+    def _on_event(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
         write = self._overlay.get((gvk, key))
-        if write is not None and (new is None or write.obj is None or (_int_rv(new) or 0) >= write.rv):
+        if write is not None and (new is None or write.entry is None or _int(new.rv) >= write.rv):
             del self._overlay[(gvk, key)]
         if gvk == MODELSERVICE:
             self._enqueue(f"{key[0]}/{key[1]}")
             return
-        self._reindex(gvk, old, new)
+        self._reindex(gvk, key, old, new)
 
-    def _reindex(self, gvk: GVK, old: Manifest | None, new: Manifest | None) -> None:
-        old_owner = owner_key(old) if old is not None else None
-        new_owner = owner_key(new) if new is not None else None
-        if old_owner is not None and old is not None:
+    def _reindex(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
+        old_owner = old.owner if old is not None else None
+        new_owner = new.owner if new is not None else None
+        if old_owner is not None:
             children = self._index.get(old_owner)
             if children is not None:
-                children.discard((gvk, key_of(old)))
+                children.discard((gvk, key))
                 if not children:
                     del self._index[old_owner]
+                    self._owners.pop(old_owner, None)
             self._enqueue(old_owner)
-        if new_owner is not None and new is not None:
-            self._index.setdefault(new_owner, set()).add((gvk, key_of(new)))
+        if new_owner is not None:
+            self._index.setdefault(new_owner, set()).add((gvk, key))
             if new_owner != old_owner:
                 self._enqueue(new_owner)
 
@@ -218,6 +267,11 @@ def _int_rv(obj: Manifest) -> int | None:
         return int((obj.get("metadata") or {}).get("resourceVersion") or "")
     except ValueError:
         return None
+
+
+def _int(rv: str) -> int:
+    """resourceVersions are etcd revisions; anything else sorts first (never trusted over a write)."""
+    return int(rv) if rv.isdigit() else -1
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

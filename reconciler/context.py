@@ -71,6 +71,8 @@ class Deps:
     events: EventRecorder
     clock: Clock
     conflicts: ConflictMemo
+    quiet: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    """Per key, the fingerprint of what the last pass read, if that pass wrote nothing."""
 
 
 @dataclass
@@ -90,6 +92,14 @@ class Pass:
     errors: list[str] = field(default_factory=list)
     requeue: bool = False
     retry_after: float | None = None
+    wrote: bool = False
+    """The ModelService itself was written (status or finalizers)."""
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing was written, nothing failed, nothing is in the way: a pass worth remembering."""
+        changed = self.created or self.updated or self.deleted or self.wrote
+        return not (changed or self.conflicts or self.errors or self.requeue)
 
     @property
     def owner_key(self) -> str:

@@ -40,9 +40,12 @@ class RestMapper:
         self._client = client
         self._resources: dict[tuple[str, str], Resource] = {}
         self._missing: set[str] = set()
+        self.generation = 0
+        """Bumped whenever the set of served kinds changes."""
 
     async def refresh(self, api_versions: Iterable[str]) -> None:
         """(Re)read the discovery documents of ``api_versions``; unserved ones are marked missing."""
+        before = dict(self._resources)
         for api_version in sorted(set(api_versions)):
             try:
                 document = await self._client.get_path(discovery_path(api_version))
@@ -53,6 +56,8 @@ class RestMapper:
             self._missing.discard(api_version)
             self._forget(api_version)
             self._record(api_version, document)
+        if self._resources != before:
+            self.generation += 1
 
     def _forget(self, api_version: str) -> None:
         for key in [k for k in self._resources if k[0] == api_version]:

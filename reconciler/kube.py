@@ -179,7 +179,9 @@ class Client:
     def _count(self, verb: str, method: str, status: int, started: float) -> None:
         self.requests[(verb, status)] += 1
         if self._metrics is not None:
-            self._metrics.requests.labels(str(status) if status else "<error>", method).inc()
+            code = str(status) if status else "<error>"
+            self._metrics.requests.labels(code, method).inc()
+            self._metrics.requests_by_verb.labels(verb, code).inc()
             self._metrics.request_latency.labels(verb).observe(time.monotonic() - started)
 
     async def request(

@@ -190,11 +190,19 @@ class Manager:
         return [gvk[1] for gvk in OWNED_KINDS if not self.mapper.served(*gvk)]
 
     async def _rediscover_loop(self) -> None:
-        """Notice optional CRDs being installed (or removed) and start (or stop) their informers."""
+        """Notice optional CRDs being installed (or removed) and start (or stop) their informers.
+
+        Only group-versions that are missing, or whose informer gets 404, are asked about, so a
+        cluster with every CRD installed sees no discovery requests after start-up.
+        """
         while True:
             await self.clock.sleep(self.options.discovery_period)
+            stale = {gvk[0] for gvk in OWNED_KINDS if not self.mapper.served(*gvk)}
+            stale.update(gvk[0] for gvk in self.cache.unserved())
+            if not stale:
+                continue  # everything is served and watched: nothing to ask the API server
             try:
-                await self._discover()
+                await self.mapper.refresh(stale)
             except ApiError as e:
                 log.warning("discovery failed", extra={"error": str(e)})
                 continue

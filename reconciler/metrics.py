@@ -64,6 +64,12 @@ class Metrics:
             ["code", "method"],
             registry=r,
         )
+        self.requests_by_verb = Counter(
+            "reconciler_api_requests_total",
+            "API requests by Kubernetes verb (get, list, watch, create, update, patch, delete) and code",
+            ["verb", "code"],
+            registry=r,
+        )
         self.request_latency = Histogram(
             "rest_client_request_duration_seconds",
             "Request latency in seconds, by verb",

@@ -57,10 +57,26 @@ class ReconcileFailed(Exception):
 
 async def reconcile(key: str, deps: Deps) -> Result:
     namespace, name = split_key(key)
-    # 1. Fetch from the cache; gone means done.
-    raw = deps.cache.get(MODELSERVICE, namespace, name)
-    if raw is None:
+    # 1. Fetch from the cache; gone means done. A pass that wrote nothing left a fingerprint of
+    #    all it read (ModelService and children resourceVersions, the served kinds); while that
+    #    still matches, another pass would reach the same verdict, so none is run.
+    entry = deps.cache.entry(MODELSERVICE, namespace, name)
+    if entry is None:
+        deps.quiet.pop(key, None)
         return Result()
+    seen = (entry.rv, deps.cache.fingerprint(key), deps.mapper.generation)
+    if deps.quiet.pop(key, None) == seen:
+        deps.quiet[key] = seen
+        return Result()
+    raw = entry.obj()
+    p = Pass(name, namespace, _uid(raw))
+    result = await _passes(raw, deps, p)
+    if p.quiet:
+        deps.quiet[key] = seen
+    return result
+
+
+async def _passes(raw: dict[str, Any], deps: Deps, p: Pass) -> Result:
     # 2. Being deleted: finalizer cleanup only.
     if raw["metadata"].get("deletionTimestamp"):
         await finalize(raw, deps)
@@ -69,15 +85,14 @@ async def reconcile(key: str, deps: Deps) -> Result:
     report = validation.validate(raw, deps.settings)
     if report.model is None or not report.ok:
         message = "; ".join(str(e) for e in report.errors)
-        await write_status(raw, Observed(invalid=message), Pass(name, namespace, _uid(raw)), deps)
+        await write_status(raw, Observed(invalid=message), p, deps)
         raise TerminalError(f"invalid spec: {message}")
     ms = report.model
-    p = Pass(name, namespace, _uid(raw))
     # 4. Desired state.
     desired = build_all(ms, deps.settings)
     # 5. Finalizer before any cluster-scoped child exists.
     if _wants_cluster_children(desired) and FINALIZER not in _finalizers(raw):
-        raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps)
+        raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps, p)
     # 6. Apply every desired child in order.
     await apply_all(desired, deps, p)
     # 7. Prune children no longer desired.
@@ -89,7 +104,7 @@ async def reconcile(key: str, deps: Deps) -> Result:
         and FINALIZER in _finalizers(raw)
         and not _cluster_children(deps, p)
     ):
-        raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps)
+        raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, p)
     # 9. Status and Events.
     await write_status(raw, observe(ms, desired, p), p, deps)
     if p.errors:
@@ -125,23 +140,26 @@ async def finalize(raw: Mapping[str, Any], deps: Deps) -> None:
             await apply.delete(gvk, obj, deps, p)
         except ChildError as e:
             raise ReconcileFailed(str(e), e.retry_after) from e
-    await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps)
+    await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, p)
     if p.deleted:
         await deps.events.record(raw, "Normal", "Deleted", "Deleted " + ", ".join(p.deleted))
 
 
 def _cluster_children(deps: Deps, p: Pass) -> list[tuple[tuple[str, str], dict[str, Any]]]:
-    owned = deps.cache.owned(p.owner_key)
-    return [
-        (gvk, obj)
-        for gvk, obj in owned
-        if gvk[1] in CLUSTER_SCOPED_KINDS
-        and apply.ownership(obj, p.name, p.namespace, p.uid) is apply.Ownership.OURS
-    ]
+    """The cluster-scoped children this ModelService owns, per the cache."""
+    found = []
+    for gvk, (_, name) in deps.cache.owned_keys(p.owner_key):
+        obj = deps.cache.get(gvk, None, name) if gvk[1] in CLUSTER_SCOPED_KINDS else None
+        if obj is not None and apply.ownership(obj, p.name, p.namespace, p.uid) is apply.Ownership.OURS:
+            found.append((gvk, obj))
+    return found
 
 
-async def set_finalizers(raw: Mapping[str, Any], finalizers: list[str], deps: Deps) -> dict[str, Any]:
+async def set_finalizers(
+    raw: Mapping[str, Any], finalizers: list[str], deps: Deps, p: Pass
+) -> dict[str, Any]:
     """Update the ModelService with ``finalizers`` (resourceVersion precondition: a 409 requeues)."""
+    p.wrote = True
     resource = deps.mapper.resource(api.API_VERSION, api.KIND)
     body = {**raw, "metadata": {**raw["metadata"], "finalizers": finalizers}}
     updated = await deps.client.replace(resource, body)
@@ -180,6 +198,7 @@ async def write_status(raw: Mapping[str, Any], observed: Observed, p: Pass, deps
     if new != old:
         resource = deps.mapper.resource(api.API_VERSION, api.KIND)
         meta = raw["metadata"]
+        p.wrote = True
         try:
             written = await deps.client.patch_status(
                 resource, meta["name"], meta["namespace"], merge_patch(old, new)

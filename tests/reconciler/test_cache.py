@@ -129,13 +129,33 @@ async def test_a_write_is_served_until_the_watch_delivers_it(
     c.watch(CONFIGMAPS, labels.MANAGED_SELECTOR)
     await c.wait_synced()
     created = await kube.create(CONFIGMAPS, _cm("a"))
-    c.record_write(CM, created)
-    assert c.get(CM, NAMESPACE, "a") is created
-    await wait_for(lambda: c.get(CM, NAMESPACE, "a") is not created, message="the informer's own copy")
-    assert c.get(CM, NAMESPACE, "a")["metadata"]["uid"] == created["metadata"]["uid"]  # type: ignore[index]
+    await wait_for(lambda: c.get(CM, NAMESPACE, "a"))
+    rv = int(created["metadata"]["resourceVersion"])
+    written = created | {"data": {"k": "written"}}
+    written["metadata"] = created["metadata"] | {"resourceVersion": str(rv + 1)}
+    c.record_write(CM, written)  # as if our write's response came before its watch event
+    assert c.get(CM, NAMESPACE, "a")["data"] == {"k": "written"}  # type: ignore[index]
+    await kube.patch(CONFIGMAPS, "a", {"data": {"k": "server"}}, NAMESPACE)
+    await wait_for(lambda: c.get(CM, NAMESPACE, "a")["data"] == {"k": "server"}, message="the watch")  # type: ignore[index]
+    current = c.get(CM, NAMESPACE, "a")
+    assert current is not None
+    c.record_delete(CM, current)
+    assert c.get(CM, NAMESPACE, "a") is None, "gone for the reconciler before the watch says so"
     await kube.delete(CONFIGMAPS, "a", NAMESPACE)
-    c.record_delete(CM, NAMESPACE, "a")
-    assert c.get(CM, NAMESPACE, "a") is None
+
+
+async def test_a_write_the_watch_already_overtook_is_not_served(
+    kube: Client, cache: tuple[Cache, list[str]]
+) -> None:
+    c, _ = cache
+    c.watch(CONFIGMAPS, labels.MANAGED_SELECTOR)
+    await c.wait_synced()
+    created = await kube.create(CONFIGMAPS, _cm("a"))
+    updated = await kube.patch(CONFIGMAPS, "a", {"data": {"k": "v"}}, NAMESPACE)
+    rv = updated["metadata"]["resourceVersion"]
+    await wait_for(lambda: (o := c.get(CM, NAMESPACE, "a")) and o["metadata"]["resourceVersion"] == rv)
+    c.record_write(CM, created)  # the create's response, processed after the watch delivered both
+    assert c.get(CM, NAMESPACE, "a")["metadata"]["resourceVersion"] == rv  # type: ignore[index]
 
 
 async def test_a_relist_after_410_reports_only_what_changed(

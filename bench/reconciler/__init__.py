@@ -1,0 +1,1 @@
+"""Benchmark of the reconciler process against the local API server (see ``run``)."""

@@ -1,0 +1,288 @@
+"""Measure the reconciler as its own process against the local API server in another process.
+
+    python -m bench.reconciler [--sizes 1000,10000] [--runs 1] [--idle 60] [--resync-period 20]
+
+Per size and run, a fresh local API server (`python -m localcluster`, simulated Deployment
+controller with no delay, third-party CRDs) and a fresh reconciler (`python -m reconciler`) start;
+this process then creates the ModelServices and reports:
+
+* converge seconds - first create until every ModelService reports Ready=True;
+* requests per ModelService by verb while converging (from the reconciler's
+  `reconciler_api_requests_total`; status patches and Events included);
+* the idle phase: `--idle` seconds with a `--resync-period` resync (every ModelService reconciled
+  again each period): reconciles, API requests made, and reconciler CPU per no-op reconcile (all
+  CPU of the process in that window divided by the reconciles, so an upper bound);
+* reconciler CPU seconds while converging and peak RSS (VmHWM), read from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO / "manifests" / "crd" / "model.otterscale.io_modelservices.yaml"
+NS = "bench"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def model_service(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "model.otterscale.io/v1alpha1",
+        "kind": "ModelService",
+        "metadata": {"name": f"m{i}", "namespace": NS},
+        "spec": {
+            "model": {"name": f"model-{i}", "image": "registry.example.com/models/m:1"},
+            "engine": {},
+            "accelerator": {"type": "nvidia"},
+            "decode": {"replicas": 1},
+        },
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def memory_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _drain(stream: asyncio.StreamReader, sink: list[dict[str, Any]]) -> None:
+    while line := await stream.readline():
+        if line.startswith(b"{") and (b'"serving' in line or b'"level":"error"' in line):
+            sink.append(json.loads(line))
+
+
+@asynccontextmanager
+async def local_server(workdir: Path, size: int) -> AsyncIterator[tuple[str, Path]]:
+    kubeconfig = workdir / "kubeconfig"
+    namespace = workdir / "ns.yaml"
+    namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "localcluster",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--controllers",
+        "--third-party-crds",
+        "--manifest",
+        str(CRD),
+        "--manifest",
+        str(namespace),
+        "--history-size",
+        str(max(10_000, 40 * size)),
+        "--bookmark-interval",
+        "60",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"serving on" not in (line := await proc.stdout.readline()):
+                if not line:
+                    raise RuntimeError("localcluster exited")
+        yield line.decode().rsplit(" ", 1)[1].strip(), kubeconfig
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@asynccontextmanager
+async def reconciler(kubeconfig: Path, args: argparse.Namespace) -> AsyncIterator[tuple[int, int]]:
+    """The reconciler process; yields (pid, metrics port)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reconciler",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--workers",
+        str(args.workers),
+        "--kube-api-qps",
+        str(args.qps),
+        "--kube-api-burst",
+        str(args.qps * 2),
+        "--resync-period",
+        str(args.resync_period),
+        "--health-probe-bind-address",
+        "0",
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+        cwd=REPO,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines: list[dict[str, Any]] = []
+    drain = asyncio.create_task(_drain(proc.stderr, lines))
+    try:
+        async with asyncio.timeout(60):
+            while not (port := next((e["port"] for e in lines if e.get("msg") == "serving metrics"), None)):
+                await asyncio.sleep(0.05)
+        yield proc.pid, int(port)
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await drain
+
+
+async def metrics(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
+    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def by_verb(sample: dict[str, float]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for name, value in sample.items():
+        if name.startswith("reconciler_api_requests_total{"):
+            verb = name.split('verb="')[1].split('"')[0]
+            counts[verb] = counts.get(verb, 0) + value
+    return counts
+
+
+def reconciles(sample: dict[str, float]) -> float:
+    return sum(v for k, v in sample.items() if k.startswith("controller_runtime_reconcile_total{"))
+
+
+async def create_all(http: aiohttp.ClientSession, url: str, size: int, concurrency: int = 32) -> None:
+    path = f"{url}/apis/model.otterscale.io/v1alpha1/namespaces/{NS}/modelservices"
+    queue = iter(range(size))
+
+    async def worker() -> None:
+        for i in queue:
+            async with http.post(path, json=model_service(i)) as response:
+                if response.status != 201:
+                    raise RuntimeError(f"create m{i}: {response.status} {await response.text()}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str, size: int, timeout: float) -> None:
+    """Until every ModelService reports Ready=True (a watch from the start, so nothing is missed)."""
+    path = f"{url}/apis/model.otterscale.io/v1alpha1/namespaces/{NS}/modelservices"
+    ready: set[str] = set()
+    params = {"watch": "1", "resourceVersion": "0", "timeoutSeconds": str(int(timeout))}
+    async with asyncio.timeout(timeout), http.get(path, params=params, timeout=None) as response:
+        async for line in response.content:
+            event = json.loads(line)
+            obj = event["object"]
+            conditions = (obj.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                ready.add(obj["metadata"]["name"])
+                if len(ready) == size:
+                    return
+    raise RuntimeError(f"only {len(ready)} of {size} ModelServices became Ready")
+
+
+async def wait_idle(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
+    """Until the reconciler's counters stop moving for a second; the last sample."""
+    last = await metrics(http, port)
+    while True:
+        await asyncio.sleep(1.0)
+        sample = await metrics(http, port)
+        if reconciles(sample) == reconciles(last) and by_verb(sample) == by_verb(last):
+            return sample
+        last = sample
+
+
+async def one_run(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            local_server(Path(tmp), size) as (url, kubeconfig),
+            reconciler(kubeconfig, args) as (pid, port),
+            aiohttp.ClientSession() as http,
+        ):
+            await wait_idle(http, port)
+            cpu0 = cpu_seconds(pid)
+            started = time.monotonic()
+            watcher = asyncio.create_task(wait_ready(http, url, size, args.timeout))
+            await create_all(http, url, size)
+            await watcher
+            converge = time.monotonic() - started
+            settled = await wait_idle(http, port)
+            cpu_converge = cpu_seconds(pid) - cpu0
+            verbs = by_verb(settled)
+            cpu1, idle_start = cpu_seconds(pid), reconciles(settled)
+            await asyncio.sleep(args.idle)
+            after = await wait_idle(http, port)
+            idle_reconciles = reconciles(after) - idle_start
+            idle_cpu = cpu_seconds(pid) - cpu1
+            idle_requests = {
+                k: v - verbs.get(k, 0) for k, v in by_verb(after).items() if v != verbs.get(k, 0)
+            }
+            return {
+                "size": size,
+                "converge_seconds": round(converge, 2),
+                "requests_per_modelservice": {k: round(v / size, 2) for k, v in sorted(verbs.items())},
+                "cpu_seconds_converging": round(cpu_converge, 2),
+                "idle_seconds": args.idle,
+                "idle_reconciles": int(idle_reconciles),
+                "idle_requests": idle_requests,
+                "cpu_ms_per_noop_reconcile": round(1000 * idle_cpu / idle_reconciles, 3)
+                if idle_reconciles
+                else None,
+                "rss_mib": round(memory_kib(pid, "VmRSS") / 1024, 1),
+                "peak_rss_mib": round(memory_kib(pid, "VmHWM") / 1024, 1),
+            }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of the numeric figures over runs (the first run's dicts)."""
+    out = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, int | float) and key != "size":
+            values = [r[key] for r in runs if r[key] is not None]
+            out[key] = statistics.median(values) if values else None
+    out["runs"] = len(runs)
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results = []
+    for size in args.sizes:
+        runs = [await one_run(size, args) for _ in range(args.runs)]
+        result = summarize(runs)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.reconciler", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--qps", type=int, default=5000, help="the reconciler's client-side QPS (burst 2x)")
+    parser.add_argument("--resync-period", type=float, default=20.0)
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for convergence")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    asyncio.run(main_async(parse_args(argv)))
+    return 0
