@@ -122,11 +122,6 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _set(ops: list[PatchOp], obj: Mapping[str, Any], at: tuple[str | int, ...], key: str, value: Any) -> None:
-    op: Literal["add", "replace"] = "add" if key not in obj else "replace"
-    ops.append({"op": op, "path": pointer((*at, key)), "value": value})
-
-
 def _walk(node: Node, value: Any, at: str, ops: list[PatchOp]) -> None:
     """Append ops for the defaults missing under `value` (at JSON pointer `at`); hot path."""
     kind = node.kind
@@ -178,12 +173,12 @@ def image_default_ops(obj: Mapping[str, Any], settings: OperatorSettings) -> lis
     pool = spec.get("inferencePool")
     picker = pool.get("endpointPicker") if isinstance(pool, dict) else None
     for at, owner, image in (
-        (("spec", "engine"), spec.get("engine"), settings.default_engine_image),
-        (("spec", "routingProxy"), spec.get("routingProxy"), settings.default_routing_proxy_image),
-        (("spec", "inferencePool", "endpointPicker"), picker, settings.default_epp_image),
+        ("/spec/engine/image", spec.get("engine"), settings.default_engine_image),
+        ("/spec/routingProxy/image", spec.get("routingProxy"), settings.default_routing_proxy_image),
+        ("/spec/inferencePool/endpointPicker/image", picker, settings.default_epp_image),
     ):
         if isinstance(owner, dict) and not owner.get("image") and image:
-            _set(ops, owner, at, "image", image)
+            ops.append({"op": "replace" if "image" in owner else "add", "path": at, "value": image})
     return ops
 
 
