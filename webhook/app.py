@@ -44,11 +44,11 @@ def _admission_handler(hook: admission.Hook) -> Callable[[web.Request], Awaitabl
         app = request.app
         config, metrics = app[CONFIG_KEY], app[METRICS_KEY]
         start = time.perf_counter()
-        metrics.in_flight.inc()
+        metrics.in_flight += 1
         try:
             answer = await _answer(request, hook, config)
         finally:
-            metrics.in_flight.dec()
+            metrics.in_flight -= 1
         metrics.observe(hook, answer.operation, answer.verdict, time.perf_counter() - start, answer.reason)
         _log(hook, answer)
         return web.Response(status=answer.status, body=answer.body, content_type="application/json")

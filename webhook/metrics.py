@@ -39,7 +39,11 @@ class WebhookMetrics:
             ["hook", "reason"],
             registry=r,
         )
-        self.in_flight = Gauge("webhook_admission_in_flight_requests", "Requests being answered.", registry=r)
+        # A plain integer read at scrape time: no lock on the request path.
+        self.in_flight = 0
+        Gauge("webhook_admission_in_flight_requests", "Requests being answered.", registry=r).set_function(
+            lambda: self.in_flight
+        )
         self.cert_expiry = Gauge(
             "webhook_certificate_expiry_timestamp_seconds",
             "Expiry (Unix time) of the serving certificate in use.",

@@ -178,7 +178,7 @@ async def test_shutdown_lets_an_in_flight_request_finish(tmp_path: Path, ca: pki
     conn.writer.write(head.encode() + body[:10])
     await conn.writer.drain()
     async with asyncio.timeout(10):
-        while srv.metrics.in_flight._value.get() < 1:
+        while srv.metrics.in_flight < 1:
             await asyncio.sleep(0)
     stopping = asyncio.create_task(srv.stop())
     conn.writer.write(body[10:])
