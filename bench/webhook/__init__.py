@@ -1,0 +1,1 @@
+"""Load generator, payloads and baseline server for the webhook benchmark (`python -m bench.webhook.run`)."""
