@@ -85,7 +85,7 @@ def _run(console: Console, work_dir: Path, supervisor: Supervisor, delay: float)
     numbered = Steps(console, len(steps.STEPS))
     try:
         find_kubectl()  # before anything starts: without it the demo cannot get far
-        for run_step, title in zip(steps.STEPS, steps.TITLES, strict=True):
+        for title, run_step in steps.STEPS:
             with numbered.step(title) as step:
                 run_step(ctx, step)
             console.print()

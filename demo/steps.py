@@ -1,18 +1,24 @@
 """The demo's story, one function per numbered step, sharing a `Context`.
 
-1. certificates  2. webhook  3. API server  4. CRD and webhook configurations  5. reconciler
-6. `kubectl apply` the examples (and the invalid one)  7. status until Ready
+1. certificates  2. webhook  3. API server  4. CRD and webhook configurations
+5. `kubectl apply` the examples (and the invalid one)  6. reconciler  7. status until Ready
 8. the children and `kubectl get modelservices`  9. delete one and watch the cleanup
 
 The webhook starts before the API server because the API server's service host map must name
-the webhook's port, which is only known once the webhook has bound port 0.
+the webhook's port, which is only known once the webhook has bound port 0. The examples go in
+before the reconciler starts: admission needs only the webhook, and the status then shows the
+whole way from "no status" to Ready, with the reconciler picking up what was already stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,17 +38,6 @@ EXAMPLE_NAMESPACE = "llm"
 DELETED = "qwen3-32b-pd"
 READY_TIMEOUT = 45.0
 CLEANUP_TIMEOUT = 30.0
-TITLES = (
-    "Generating certificates",
-    "Starting the admission webhook",
-    "Starting the local API server",
-    "Installing the CRD and webhook configurations",
-    "Starting the reconciler",
-    "Applying the examples with kubectl",
-    "Waiting for every ModelService to become Ready",
-    "Showing what the operator created",
-    f"Deleting {DELETED} and watching the cleanup",
-)
 
 
 @dataclass
@@ -113,6 +108,20 @@ def start_reconciler(ctx: Context, step: Step) -> None:
     step.activity = "waiting for its caches to sync"
     reconciler = topology.Reconciler.start(ctx.supervisor, ctx.cluster.kubeconfig).wait_ready()
     step.note(f"probes on http://127.0.0.1:{reconciler.health_port}  pid {reconciler.child.pid}")
+    synced = _log_entry(reconciler.child.log_text(), "caches synced")
+    count = (synced.get("objects") or {}).get(api.KIND)
+    if count is not None:
+        step.note(f"its caches synced with the {count} ModelServices stored before it started")
+
+
+def _log_entry(log: str, message: str) -> dict[str, Any]:
+    """The first JSON log line whose `msg` is `message` (empty if there is none)."""
+    for line in log.splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("msg") == message:
+                return entry
+    return {}
 
 
 def _command(ctx: Context, step: Step, shown: str, stdout: str, stderr: str) -> None:
@@ -139,7 +148,10 @@ def apply_examples(ctx: Context, step: Step) -> None:
     _command(ctx, step, f"kubectl apply -f {EXAMPLES}", result.stdout, result.stderr)
     for path in sorted((REPO_ROOT / EXAMPLES).glob("*.yaml")):
         meta = yaml.safe_load(path.read_text())["metadata"]
-        ctx.tracked.append(Tracked(meta.get("namespace", EXAMPLE_NAMESPACE), meta["name"]))
+        tracked = Tracked(meta.get("namespace", EXAMPLE_NAMESPACE), meta["name"])
+        tracked.observe(ctx.need_kube().get(api.API_VERSION, api.KIND, tracked.name, tracked.namespace))
+        ctx.tracked.append(tracked)
+    step.note(ctx.console.paint("  -> stored; no reconciler runs yet, so none has a status", "dim"))
     _show_defaults(ctx, step, DEFAULTED)
     step.note()
     _expect_refused(ctx, step, f"kubectl apply -f {INVALID}", None, ["apply", "-f", INVALID])
@@ -251,14 +263,14 @@ def since(started: float) -> str:
     return f"+{time.monotonic() - started:.1f}s".ljust(6)
 
 
-STEPS = (
-    generate_certificates,
-    start_webhook,
-    start_api_server,
-    install,
-    start_reconciler,
-    apply_examples,
-    watch_ready,
-    show_children,
-    delete_one,
+STEPS: tuple[tuple[str, Callable[[Context, Step], None]], ...] = (
+    ("Generating certificates", generate_certificates),
+    ("Starting the admission webhook", start_webhook),
+    ("Starting the local API server", start_api_server),
+    ("Installing the CRD and webhook configurations", install),
+    ("Applying the examples with kubectl", apply_examples),
+    ("Starting the reconciler", start_reconciler),
+    ("Waiting for every ModelService to become Ready", watch_ready),
+    ("Showing what the operator created", show_children),
+    (f"Deleting {DELETED} and watching the cleanup", delete_one),
 )

@@ -21,7 +21,7 @@ GROUPS = ("serving", "EPP", "routing", "monitoring", "cluster-scoped")
 ROUTING_KINDS = frozenset({"InferencePool", "HTTPRoute", "DestinationRule"})
 MONITORING_KINDS = frozenset({"PodMonitor", "ServiceMonitor"})
 SERVING_COMPONENTS = frozenset({labels.COMPONENT_DECODE, labels.COMPONENT_PREFILL})
-NO_STATUS = "new"
+NO_STATUS = "no status"
 """Shown until the reconciler writes the first status (the API server stores none)."""
 PHASE_STYLES = {"Ready": "green", "Running": "yellow", "Pending": "blue", "Failed": "red"}
 Cell = tuple[str, tuple[str, ...]]

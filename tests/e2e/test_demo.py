@@ -79,7 +79,7 @@ def test_the_demo_runs_every_step_and_cleans_up(tmp_path: Path) -> None:
 def test_a_sigterm_mid_run_stops_every_process_and_removes_the_folder(tmp_path: Path) -> None:
     demo, out = start_demo(tmp_path)
     wait_for(
-        lambda: "5/9 Starting the reconciler" in out.read_text() or None,
+        lambda: "6/9 Starting the reconciler" in out.read_text() or None,
         timeout=DEMO_SECONDS,
         what="the demo to start the reconciler",
         explain=out.read_text,
@@ -92,6 +92,6 @@ def test_a_sigterm_mid_run_stops_every_process_and_removes_the_folder(tmp_path: 
     text = out.read_text()
     assert code == 130, text
     assert "interrupted (SIGTERM)" in text
-    assert len(started) >= 2, "the webhook and the API server run by step 5"
+    assert len(started) >= 2, "the webhook and the API server run by step 6"
     assert [pid for pid in started if running(pid)] == []
     assert list((tmp_path / "tmp").iterdir()) == []
