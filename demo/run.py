@@ -103,7 +103,7 @@ def _run(console: Console, work_dir: Path, supervisor: Supervisor, delay: float)
 
 def _failure(console: Console, message: str) -> None:
     lines = message.splitlines() or [""]
-    console.print(console.paint(f"{INDENT}error: {lines[0]}", "red", "bold"))
+    console.print(console.paint(f"{INDENT}error: {lines[0].rstrip()}", "red", "bold"))
     for line in lines[1:]:
         console.print(INDENT + "  " + line)
 

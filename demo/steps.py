@@ -189,18 +189,24 @@ def watch_ready(ctx: Context, step: Step) -> None:
         step.activity = f"{len(ctx.tracked) - len(waiting)}/{len(ctx.tracked)} Ready"
         return True if not waiting else None
 
-    def explain() -> str:
-        waiting = [t for t in ctx.tracked if not t.done()]
-        return "; ".join(f"{t.name}: phase {t.phase or 'unset'}, {_ready_message(t)}" for t in waiting)
-
-    wait_for(check, timeout=READY_TIMEOUT, what="every ModelService to become Ready", explain=explain)
+    wait_for(
+        check,
+        timeout=READY_TIMEOUT,
+        what="every ModelService to become Ready",
+        explain=lambda: _not_ready(ctx.tracked),
+    )
     step.body = None
     for line in views.status_table(console, ctx.tracked):
         step.note(line)
 
 
-def _ready_message(t: Tracked) -> str:
-    return str(t.ready_condition().get("message", "no Ready condition yet"))
+def _not_ready(tracked: list[Tracked]) -> str:
+    """A line with phase and Ready message per ModelService that is not Ready (for error messages)."""
+    waiting = [t for t in tracked if not t.done()]
+    messages = [t.ready_condition().get("message", "no Ready condition yet") for t in waiting]
+    return "".join(
+        f"\n{t.name}: phase {t.phase or 'unset'}, {m}" for t, m in zip(waiting, messages, strict=True)
+    )
 
 
 def show_children(ctx: Context, step: Step) -> None:
@@ -223,7 +229,7 @@ def delete_one(ctx: Context, step: Step) -> None:
     total = len(remaining)
     shown = f"kubectl delete modelservice {DELETED} -n {namespace} --wait=false"
     result = kubectl("delete", "modelservice", DELETED, "-n", namespace, "--wait=false").check()
-    step.emit(console_line(ctx.console, f"$ {shown}") + "\n  " + result.stdout.strip())
+    step.emit(ctx.console.paint(f"$ {shown}", "bold") + "\n  " + result.stdout.strip())
     started = time.monotonic()
     seen_finalizer = False
 
@@ -249,13 +255,13 @@ def delete_one(ctx: Context, step: Step) -> None:
         what=f"everything of {DELETED} to be removed",
         explain=lambda: "still present: " + ", ".join(sorted(remaining)),
     )
-    others = [t.name for t in ctx.tracked if t.name != DELETED]
     step.note(f"all {total} objects are gone (children by GC, cluster RBAC by the finalizer)")
-    step.note(f"untouched: {', '.join(others)}")
-
-
-def console_line(console: Console, text: str) -> str:
-    return console.paint(text, "bold")
+    others = [t for t in ctx.tracked if t.name != DELETED]
+    for t in others:
+        t.observe(kube.get(api.API_VERSION, api.KIND, t.name, t.namespace))
+    if not all(t.done() for t in others):
+        raise DemoError("deleting one ModelService disturbed another: " + _not_ready(others))
+    step.note(f"still Ready: {', '.join(t.name for t in others)}")
 
 
 def since(started: float) -> str:
