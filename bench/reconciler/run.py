@@ -199,12 +199,16 @@ async def wait_ready(http: aiohttp.ClientSession, url: str, size: int, timeout: 
 
 
 async def wait_idle(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
-    """Until the reconciler's counters stop moving for a second; the last sample."""
+    """Until the queue is empty and no API request was made for a second; the last sample.
+
+    Reconciles may go on (a short resync period keeps them coming); idle means they write nothing.
+    """
     last = await metrics(http, port)
     while True:
         await asyncio.sleep(1.0)
         sample = await metrics(http, port)
-        if reconciles(sample) == reconciles(last) and by_verb(sample) == by_verb(last):
+        depth = sample.get('workqueue_depth{name="modelservice"}', 0.0)
+        if depth == 0 and by_verb(sample) == by_verb(last):
             return sample
         last = sample
 

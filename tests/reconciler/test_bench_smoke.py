@@ -1,0 +1,20 @@
+"""A tiny run of the reconciler benchmark (separate server and reconciler processes), so it keeps working."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench.reconciler.run import one_run, parse_args
+
+
+async def test_the_benchmark_runs_and_a_converged_reconciler_is_idle() -> None:
+    args = parse_args(["--idle", "1", "--resync-period", "0.5", "--timeout", "60", "--workers", "2"])
+    async with asyncio.timeout(60):
+        result = await one_run(3, args)
+    per_ms = result["requests_per_modelservice"]
+    # 11 children, one Created and one Ready Event; two status writes (Running, then Ready).
+    assert (per_ms["create"], per_ms["patch"]) == (13, 2)
+    assert per_ms.get("update", 0) == 0
+    assert result["idle_reconciles"] >= 3
+    assert result["idle_requests"] == {}, "no-op reconciles and idle watches make no requests"
+    assert 0 < result["peak_rss_mib"] < 250
