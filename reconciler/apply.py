@@ -18,10 +18,11 @@ NameConflict naming it and its owner.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
+
+import orjson
 
 from reconciler.cache import GVK
 from reconciler.context import ChildError, Deps, Pass
@@ -85,7 +86,7 @@ def needs_update(live: Manifest, desired: Manifest) -> bool:
 
 def with_hash(desired: Manifest) -> Manifest:
     """``desired`` plus the annotation holding a hash of it (computed without that annotation)."""
-    canonical = json.dumps(desired, sort_keys=True, separators=(",", ":")).encode()
+    canonical = orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(canonical).hexdigest()[:32]
     meta = dict(desired["metadata"])
     meta["annotations"] = {**(meta.get("annotations") or {}), DESIRED_HASH: digest}

@@ -17,13 +17,14 @@ updates.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import zlib
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Protocol
+
+import orjson
 
 from reconciler.clock import Clock
 from reconciler.errors import ApiError, Gone, NotFound
@@ -45,7 +46,7 @@ class Codec:
         self._zdict: bytes | None = None
 
     def encode(self, obj: Manifest) -> bytes:
-        data = json.dumps(obj, separators=(",", ":")).encode()
+        data = orjson.dumps(obj)
         if self._zdict is None:
             self._zdict = data
         compressor = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, self._zdict)
@@ -53,7 +54,7 @@ class Codec:
 
     def decode(self, blob: bytes) -> Manifest:
         assert self._zdict is not None, "decode before any encode"
-        decoded: Manifest = json.loads(zlib.decompressobj(-15, zdict=self._zdict).decompress(blob))
+        decoded: Manifest = orjson.loads(zlib.decompressobj(-15, zdict=self._zdict).decompress(blob))
         return decoded
 
 

@@ -9,7 +9,6 @@ and failures become the typed errors of ``reconciler.errors``.
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
@@ -196,7 +196,7 @@ class Client:
     ) -> Manifest:
         """One request; the decoded JSON answer, or a typed ApiError."""
         await self._throttle()
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = None if body is None else orjson.dumps(body)
         if data is not None and content_type is None:
             content_type = "application/json"
         started = time.monotonic()
@@ -320,7 +320,7 @@ class Client:
                     body = _decode(await response.read())
                     raise error_for(response.status, body, response.headers.get("Retry-After"))
                 async for line in _lines(response.content):
-                    event = json.loads(line)
+                    event = orjson.loads(line)
                     kind, obj = event.get("type", ""), event.get("object") or {}
                     if kind == "ERROR":
                         raise error_for(int(obj.get("code") or 500), obj)
@@ -348,7 +348,7 @@ def _decode(payload: bytes) -> Manifest:
     if not payload:
         return {}
     try:
-        decoded = json.loads(payload)
-    except ValueError:
+        decoded = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return {"message": payload[:200].decode(errors="replace")}
     return decoded if isinstance(decoded, dict) else {"items": decoded}

@@ -133,14 +133,18 @@ class Manager:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Run until ``stop()``; raises LeadershipLost if the Lease could not be renewed."""
         try:
             await self._start_caches()
             async with asyncio.TaskGroup() as group:
-                await self._run_group(group)
+                lost = await self._run_group(group)
         finally:
             await self.cache.stop()
+        if lost:
+            raise LeadershipLost(f"lost the lease as {self.elector and self.elector.identity}")
 
-    async def _run_group(self, group: asyncio.TaskGroup) -> None:
+    async def _run_group(self, group: asyncio.TaskGroup) -> bool:
+        """Campaign, work while leading, then wind down; True if leadership was lost."""
         background = [
             group.create_task(self._rediscover_loop(), name="rediscover"),
             group.create_task(self._resync_loop(), name="resync"),
@@ -160,8 +164,7 @@ class Manager:
             await self.elector.release()
         for task in [*background, *([election] if election else [])]:
             task.cancel()
-        if lost:
-            raise LeadershipLost(f"lost the lease {self.elector and self.elector.identity}")
+        return lost
 
     async def _start_caches(self) -> None:
         while True:

@@ -11,6 +11,7 @@ import pytest
 from localcluster.cluster import LocalCluster
 from reconciler.kube import Client, ClientConfig
 from reconciler.leader import LEASES, LeaderElector, LeaseConfig
+from reconciler.manager import LeadershipLost
 from tests.reconciler.fakeclock import ManualClock
 from tests.reconciler.harness import Running, condition, get, model_service, running_reconciler, wait_for
 
@@ -148,3 +149,14 @@ async def test_a_graceful_stop_hands_the_lease_over_without_waiting(
             await first.task
         assert await _holder(client) in ("", "second")
         await wait_for(lambda: second.manager.leading, 2, "the standby to take over the released lease")
+
+
+async def test_a_leader_that_cannot_renew_stops_its_manager(cluster: LocalCluster) -> None:
+    async with AsyncExitStack() as stack:
+        leader = await _replica(stack, cluster, "only")
+        await wait_for(lambda: leader.manager.leading)
+        cluster.faults.add(verbs={"get", "update"}, resource="leases", code=503)
+        with pytest.raises(LeadershipLost):
+            async with asyncio.timeout(5):
+                await leader.task
+        assert leader.manager.queue.shutting_down, "workers were stopped"

@@ -265,3 +265,14 @@ async def test_deleting_runs_the_finalizer_and_garbage_collection_removes_the_re
             lambda: not cluster.list("apps/v1", "Deployment", NAMESPACE), message="GC of Deployments"
         )
         await wait_for(lambda: not cluster.list("v1", "ConfigMap", NAMESPACE), message="GC of ConfigMaps")
+
+
+async def test_only_the_configured_namespaces_are_reconciled(cluster: LocalCluster) -> None:
+    await cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+    async with running_reconciler(cluster, namespaces=(NAMESPACE,)) as r:
+        await cluster.create(model_service("elsewhere", namespace="other"))
+        await cluster.create(model_service("here"))
+        await wait_for(lambda: _ready(cluster, "here"))
+        await r.resync()
+        assert cluster.get("apps/v1", "Deployment", "elsewhere-decode", "other") is None
+        assert r.manager.cache.keys() == [f"{NAMESPACE}/here"]
