@@ -27,7 +27,7 @@ from localcluster.faults import Faults
 from localcluster.gc import GarbageCollector
 from localcluster.operations import Operations, Options, Target
 from localcluster.registry import CRD_KEY, NAMESPACES_KEY, Registry, ResourceType
-from localcluster.server import ServerState, make_app
+from localcluster.server import RequestRecord, ServerState, make_app
 from localcluster.store import Store
 from localcluster.watch import Watcher
 from localcluster.workers import KeyedWorker
@@ -52,6 +52,7 @@ class LocalCluster:
         service_hosts: Mapping[str, str] | None = None,
         third_party: bool = False,
         seed: int | None = None,
+        record_requests: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -67,6 +68,8 @@ class LocalCluster:
         self._bookmark_interval = bookmark_interval
         self._watch_buffer = watch_buffer
         self._third_party = third_party
+        self.requests: list[RequestRecord] | None = [] if record_requests else None
+        """With `record_requests`: every request received over HTTP, in order (kept across restarts)."""
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._seed_namespaces()
@@ -122,6 +125,7 @@ class LocalCluster:
             self._watch_buffer,
             f"{self.host}:{self.port}",
             self._schedule_restart,
+            self.requests,
         )
         runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()

@@ -28,6 +28,20 @@ log = logging.getLogger(__name__)
 Manifest = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request as it arrived, before routing (an audit log's RequestReceived stage, no body).
+
+    Enough for a test to derive what an authorizer would be asked (verb, resource, namespace,
+    name) and to tell clients apart by their User-Agent.
+    """
+
+    method: str
+    path: str
+    query: str
+    user_agent: str
+
+
 @dataclass
 class ServerState:
     """Everything a request handler needs; it outlives the aiohttp app across restarts."""
@@ -40,6 +54,8 @@ class ServerState:
     watch_buffer: int
     address: str
     restart: Callable[[float], Awaitable[None]]
+    requests: list[RequestRecord] | None = None
+    """Every request received, in order, when recording is on (None: off, nothing is kept)."""
 
 
 STATE = web.AppKey("localcluster_state", ServerState)
@@ -68,6 +84,9 @@ def failure(err: errors.StatusError) -> web.Response:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    if state.requests is not None:
+        user_agent = request.headers.get("User-Agent", "")
+        state.requests.append(RequestRecord(request.method, request.path, request.query_string, user_agent))
     try:
         return await _route(request, state)
     except errors.StatusError as err:
