@@ -78,11 +78,18 @@ def check_names(ms: ModelService) -> list[Problem]:
     if ms.spec.prefill is not None:
         problems += _subdomain(name_path, "prefill Deployment", names.prefill_name(ms))
     problems += _subdomain(name_path, "InferencePool", names.inference_pool_name(ms))
-    epp = names.epp_name(ms)
-    problems += _dns1035(name_path, "EPP Service", epp)
-    problems += _label(name_path, "EPP app.kubernetes.io/name and inferencepool", epp)
-    problems += _subdomain(name_path, "EPP ConfigMap", names.epp_configmap_name(ms))
-    problems += _subdomain(name_path, "EPP metrics token Secret", names.epp_secret_name(ms))
-    problems += _subdomain(name_path, "EPP ClusterRole", names.epp_cluster_rbac_name(ms))
+    problems += _epp_family(name_path, ms)
     # Deduplicate: one too-long name usually breaks several objects with the same message prefix.
     return sorted(dict.fromkeys(problems))
+
+
+def _epp_family(path: str, ms: ModelService) -> Iterator[Problem]:
+    """The EPP names, derived from one EPP name: each `names.epp_*` call would sanitize again."""
+    epp = names.epp_name(ms)
+    yield from _dns1035(path, "EPP Service", epp)
+    yield from _label(path, "EPP app.kubernetes.io/name and inferencepool", epp)
+    # The suffixes are those of names.epp_configmap_name, epp_secret_name and epp_cluster_rbac_name;
+    # the validation tests compare both spellings.
+    yield from _subdomain(path, "EPP ConfigMap", f"{epp}-config")
+    yield from _subdomain(path, "EPP metrics token Secret", f"{epp}-sa-metrics-reader-secret")
+    yield from _subdomain(path, "EPP ClusterRole", f"{ms.metadata.namespace}-{epp}")
