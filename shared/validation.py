@@ -5,8 +5,9 @@ Layers, each reporting everything it finds:
    `spec.engine.prot` would otherwise pass silently);
 2. the pydantic models in `shared.api` (types, required fields, enums, bounds, quantities),
    paths spelled with the wire names pydantic reports;
-3. rules the schema cannot express (env vars, tolerations, requests within limits, cross-field
-   rules, operator-owned engine flags, derived names) and warnings (GPU counts set by hand);
+3. rules the schema cannot express (`shared.spec_rules`: env vars, tolerations, requests within
+   limits, cross-field rules, operator-owned engine flags, formats the children enforce) and the
+   derived names (`shared.namecheck`), plus warnings (GPU counts set by hand, ignored values);
 4. the image policy and, on UPDATE, the permanence of the recorded DNS-1035 name.
 Layer 3 needs a parsed model, so it runs only when layer 2 passed.
 
@@ -22,61 +23,53 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import namecheck, names
-from shared.api import ModelService, ModelServiceSpec, RoleSpec
+from shared import namecheck, names, spec_rules
+from shared.api import ModelService, ModelServiceSpec
 from shared.defaulting import Node, schema_tree
-from shared.kube_types import EnvVar, ResourceRequirements, Toleration, parse_quantity
 from shared.settings import OperatorSettings
-
-INVALID, REQUIRED, NOT_SUPPORTED = "FieldValueInvalid", "FieldValueRequired", "FieldValueNotSupported"
-TYPE_INVALID, TOO_LONG, FORBIDDEN = "FieldValueTypeInvalid", "FieldValueTooLong", "FieldValueForbidden"
-
-GPU_RESOURCES = {
-    "nvidia": "nvidia.com/gpu",
-    "amd": "amd.com/gpu",
-    "intel-gaudi": "habana.ai/gaudi",
-    "google": "google.com/tpu",
-}
-OPERATOR_FLAGS = (
-    "--port",
-    "--served-model-name",
-    "--tensor-parallel-size",
-    "--data-parallel-size",
-    "--data-parallel-size-local",
-    "--model",
+from shared.spec_rules import (
+    FORBIDDEN,
+    INVALID,
+    NOT_SUPPORTED,
+    REQUIRED,
+    TOO_LONG,
+    TYPE_INVALID,
+    FieldError,
 )
-RESERVED_EPP_PORTS = {9003: "the EPP gRPC health port", 9090: "the EPP metrics port"}
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_PROM_DURATION = re.compile(
-    r"^((([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?|0)$"
-)
+
+__all__ = [
+    "FORBIDDEN",
+    "INVALID",
+    "NOT_SUPPORTED",
+    "REQUIRED",
+    "TOO_LONG",
+    "TYPE_INVALID",
+    "FieldError",
+    "Report",
+    "image_allowed",
+    "validate",
+]
+
 _PRUNE_ROUNDS = 4
 # Findings reported at one path that also read other fields; pruning those inputs voids them.
+# Keys are paths with list indices and map keys written as `[]`.
 _CROSS_FIELD_INPUTS = {
     "spec.routingProxy.targetPort": ("spec.engine.port",),
     "spec.routingProxy": ("spec.prefill",),
-    "spec.engine.args": ("spec.model.mountPath",),
+    "spec.engine.args[]": ("spec.model.mountPath",),
+    "spec.engine.env[].value": ("spec.engine.port", "spec.routingProxy"),
 }
+_SUBSCRIPT = re.compile(r"\[[^\]]*\]")
 _PYDANTIC_REASONS = {
     "missing": REQUIRED,
     "literal_error": NOT_SUPPORTED,
     "string_too_long": TOO_LONG,
     "too_long": TOO_LONG,
 }
-
-
-@dataclass(frozen=True, order=True)
-class FieldError:
-    """One reason to reject: where (`spec.engine.args[2]`), why, and a Kubernetes cause type."""
-
-    path: str
-    message: str
-    reason: str = INVALID
-    policy: bool = False
-    """Raised by the image policy (a permission question, not a malformed object)."""
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+_QUANTITY_HELP = (
+    "must be a quantity: a number with an optional suffix (Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or "
+    "an exponent such as e3), as a string or a number, e.g. '500m', '1.5', 2 or '8Gi'"
+)
 
 
 @dataclass(frozen=True)
@@ -110,12 +103,12 @@ def validate(
     errors += type_errors
     if model is not None:
         rule_errors = [
-            *spec_rules(model.spec),
+            *spec_rules.spec_rules(model.spec),
             *(FieldError(p.path, p.message) for p in namecheck.check_names(model)),
             *image_policy(model.spec, settings),
         ]
         errors += (e for e in rule_errors if not _depends_on(e.path, pruned))
-        warnings += gpu_warnings(model.spec)
+        warnings += spec_rules.spec_warnings(model.spec)
     if old is not None or creating:
         errors += name_record_rules(obj, old)
     return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
@@ -164,12 +157,21 @@ def pydantic_errors(error: ValidationError) -> Iterator[FieldError]:
     for err in error.errors(include_url=False):
         message = err["msg"].removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
+        if err["type"] != "missing" and _is_quantity(err["loc"]):
+            message = _QUANTITY_HELP  # pydantic's regex or "valid string" would not say what fits
         if err["type"] != "missing":
             message = f"Invalid value: {_show(err.get('input'))}: {message}"
         reason = _PYDANTIC_REASONS.get(
             err["type"], TYPE_INVALID if err["type"].endswith("_type") else INVALID
         )
         yield FieldError(_path(err["loc"]) or "<root>", message, reason)
+
+
+def _is_quantity(loc: Sequence[str | int]) -> bool:
+    """Resource limits and requests, and an env var's resourceFieldRef divisor."""
+    return (len(loc) >= 3 and loc[-3] == "resources" and loc[-2] in ("limits", "requests")) or (
+        len(loc) >= 2 and loc[-2] == "resourceFieldRef" and loc[-1] == "divisor"
+    )
 
 
 def _path(loc: Sequence[str | int]) -> str:
@@ -229,7 +231,7 @@ def _without(obj: Any, loc: Sequence[str | int]) -> tuple[Any, bool]:
 
 def _depends_on(path: str, pruned: set[str]) -> bool:
     """True when a rule finding at `path` read a value that was pruned (or its parents/children)."""
-    inputs = _CROSS_FIELD_INPUTS.get(path.split("[", 1)[0], ())
+    inputs = _CROSS_FIELD_INPUTS.get(_SUBSCRIPT.sub("[]", path), ())
     for p in pruned:
         if _within(path, p) or _within(p, path) or any(_within(p, i) for i in inputs):
             return True
@@ -253,153 +255,6 @@ def _show(value: Any) -> str:
         repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
     )
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --- 3. rules the schema cannot express --------------------------------------------------------
-
-
-def spec_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:
-    """Cross-field rules and core-type semantics on a parsed spec."""
-    for i, env in enumerate(spec.engine.env or ()):
-        yield from env_var_rules(env, f"spec.engine.env[{i}]")
-    yield from engine_args_rules(spec.engine.args or (), spec.model.mount_path)
-    for role_name, role in (("decode", spec.decode), ("prefill", spec.prefill)):
-        if role is not None:
-            yield from role_rules(role, f"spec.{role_name}")
-    if spec.inference_pool is not None:
-        picker = spec.inference_pool.endpoint_picker
-        if picker.resources is not None:
-            yield from resources_rules(picker.resources, "spec.inferencePool.endpointPicker.resources")
-        if picker.port in RESERVED_EPP_PORTS:
-            yield FieldError(
-                "spec.inferencePool.endpointPicker.port",
-                f"Invalid value: {picker.port}: collides with {RESERVED_EPP_PORTS[picker.port]}",
-            )
-    if spec.prefill is not None and spec.routing_proxy is None:
-        yield FieldError(
-            "spec.routingProxy",
-            "Required value: spec.prefill is set; prefill/decode disaggregation needs the routing proxy",
-            REQUIRED,
-        )
-    if spec.routing_proxy is not None and spec.routing_proxy.target_port == spec.engine.port:
-        yield FieldError(
-            "spec.routingProxy.targetPort",
-            f"Invalid value: {spec.engine.port}: must differ from spec.engine.port; the proxy listens "
-            "there and vLLM behind it",
-        )
-    pod_monitor = spec.monitoring.pod_monitor if spec.monitoring is not None else None
-    if pod_monitor is not None and not (pod_monitor.interval and _PROM_DURATION.match(pod_monitor.interval)):
-        yield FieldError(
-            "spec.monitoring.podMonitor.interval",
-            f"Invalid value: {pod_monitor.interval!r}: must be a Prometheus duration such as 30s, 1m30s "
-            "or 5m",
-        )
-
-
-def env_var_rules(env: EnvVar, path: str) -> Iterator[FieldError]:
-    if not _ENV_NAME.match(env.name):
-        yield FieldError(
-            f"{path}.name",
-            f"Invalid value: {env.name!r}: a valid environment variable name must consist of alphabetic "
-            "characters, digits, '_', '-', or '.', and must not start with a digit",
-        )
-    source = env.value_from
-    if source is None:
-        return
-    if env.value:
-        yield FieldError(f"{path}.valueFrom", "Invalid value: may not be specified when `value` is not empty")
-    count = sum(
-        s is not None
-        for s in (
-            source.config_map_key_ref,
-            source.field_ref,
-            source.file_key_ref,
-            source.resource_field_ref,
-            source.secret_key_ref,
-        )
-    )
-    if count != 1:
-        yield FieldError(
-            f"{path}.valueFrom",
-            f"Invalid value: {count} sources: must specify exactly one of configMapKeyRef, fieldRef, "
-            "fileKeyRef, resourceFieldRef or secretKeyRef",
-        )
-
-
-def engine_args_rules(args: Sequence[str], mount_path: str) -> Iterator[FieldError]:
-    """User args must not repeat what the operator passes vLLM: flags (both spellings) and the model."""
-    for i, arg in enumerate(args):
-        flag = arg.split("=", 1)[0]
-        if flag in OPERATOR_FLAGS:
-            yield FieldError(
-                f"spec.engine.args[{i}]",
-                f"Forbidden: {flag} is set by the operator (from the spec); remove it from args",
-                FORBIDDEN,
-            )
-        elif arg == mount_path and not _is_flag_value(args, i):
-            yield FieldError(
-                f"spec.engine.args[{i}]",
-                f"Forbidden: the model path {mount_path!r} is the operator's first positional argument; "
-                "remove it from args",
-                FORBIDDEN,
-            )
-
-
-def _is_flag_value(args: Sequence[str], i: int) -> bool:
-    return i > 0 and args[i - 1].startswith("-") and "=" not in args[i - 1]
-
-
-def role_rules(role: RoleSpec, path: str) -> Iterator[FieldError]:
-    if role.resources is not None:
-        yield from resources_rules(role.resources, f"{path}.resources")
-    for i, toleration in enumerate(role.tolerations or ()):
-        yield from toleration_rules(toleration, f"{path}.tolerations[{i}]")
-
-
-def resources_rules(resources: ResourceRequirements, path: str) -> Iterator[FieldError]:
-    limits, requests = resources.limits or {}, resources.requests or {}
-    for key, request in requests.items():
-        if key in limits and parse_quantity(request) > parse_quantity(limits[key]):
-            yield FieldError(
-                f"{path}.requests[{key}]",
-                f"Invalid value: {request!r}: must be less than or equal to {key} limit of {limits[key]}",
-            )
-
-
-def toleration_rules(toleration: Toleration, path: str) -> Iterator[FieldError]:
-    if toleration.operator == "Exists" and toleration.value:
-        yield FieldError(
-            f"{path}.value",
-            f"Invalid value: {toleration.value!r}: value must be empty when `operator` is 'Exists'",
-        )
-    if not toleration.key and toleration.operator != "Exists":
-        yield FieldError(f"{path}.operator", "Invalid value: operator must be Exists when `key` is empty")
-    if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
-        yield FieldError(
-            f"{path}.effect",
-            f"Invalid value: {toleration.effect!r}: effect must be 'NoExecute' when `tolerationSeconds` "
-            "is set",
-        )
-
-
-def gpu_warnings(spec: ModelServiceSpec) -> Iterator[str]:
-    """Accelerator counts are the operator's: tensor x dataLocal per pod."""
-    ours = GPU_RESOURCES.get(spec.accelerator.type)
-    for role_name, role in (("decode", spec.decode), ("prefill", spec.prefill)):
-        if role is None or role.resources is None:
-            continue
-        p = role.parallelism
-        count = max(p.tensor, 1) * max(p.data_local, 1) if p is not None else 1
-        for kind, values in (("limits", role.resources.limits), ("requests", role.resources.requests)):
-            for key in values or {}:
-                if key not in GPU_RESOURCES.values():
-                    continue
-                at = f"spec.{role_name}.resources.{kind}[{key}]"
-                if key == ours:
-                    yield f"{at}: set by hand; the operator replaces it with {count} (tensor x dataLocal)"
-                else:
-                    kind_ = spec.accelerator.type
-                    yield f"{at}: does not match spec.accelerator.type {kind_!r}; kept as written"
 
 
 # --- 4. image policy and the recorded name -----------------------------------------------------

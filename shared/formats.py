@@ -1,0 +1,123 @@
+"""Kubernetes string formats that a ModelService passes on to its children, as pure checks.
+
+Each check returns the reasons a value breaks the format (empty when it is valid), so a rule can
+report every reason at the field the user wrote. The formats are the ones the API server enforces
+on the child that receives the value: label keys and values on pod templates, annotation keys,
+object names in references, container port names, and Gateway API hostnames. Checking them at
+admission turns a child that would fail at every reconcile into one clear denial.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL_RE = re.compile(rf"^{_DNS1123_LABEL}$")
+_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+_QUALIFIED_NAME_PART_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# The pattern of HTTPRoute `spec.hostnames` items (Gateway API standard channel).
+_GATEWAY_HOSTNAME_RE = re.compile(rf"^(\*\.)?{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+_PORT_NAME_CHARS_RE = re.compile(r"^[-a-z0-9]+$")
+_HAS_LETTER_RE = re.compile(r"[a-z]")
+
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+NAME_PART_MAX = 63
+LABEL_VALUE_MAX = 63
+PORT_NAME_MAX = 15
+HOSTNAME_MAX = 253
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+"""The API server's limit on the summed size of an object's annotation keys and values."""
+
+_LABEL_TEXT = "lowercase letters, digits and '-', starting and ending with a letter or digit"
+_SUBDOMAIN_TEXT = (
+    "lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a "
+    "letter or digit"
+)
+_NAME_PART_TEXT = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+
+
+def dns1123_label(text: str) -> list[str]:
+    """A DNS-1123 label, e.g. a namespace name."""
+    if len(text) > DNS1123_LABEL_MAX:
+        return [f"must be at most {DNS1123_LABEL_MAX} characters (a DNS-1123 label)"]
+    if not _DNS1123_LABEL_RE.match(text):
+        return [f"must be a DNS-1123 label: {_LABEL_TEXT}"]
+    return []
+
+
+def dns1123_subdomain(text: str) -> list[str]:
+    """A DNS-1123 subdomain, the format of most object names."""
+    if len(text) > DNS1123_SUBDOMAIN_MAX:
+        return [f"must be at most {DNS1123_SUBDOMAIN_MAX} characters (a DNS-1123 subdomain)"]
+    if not _DNS1123_SUBDOMAIN_RE.match(text):
+        return [f"must be a DNS-1123 subdomain: {_SUBDOMAIN_TEXT}"]
+    return []
+
+
+def qualified_name(text: str) -> list[str]:
+    """A label or annotation key: an optional DNS-1123 subdomain prefix and '/', then a name part."""
+    if text.count("/") > 1:
+        return ["must contain at most one '/' (prefix/name)"]
+    prefix, slash, name = text.rpartition("/")
+    reasons = []
+    if slash and not prefix:
+        reasons.append("the prefix before '/' must not be empty")
+    elif slash:
+        reasons += [f"the prefix before '/' {r}" for r in dns1123_subdomain(prefix)]
+    if not name:
+        reasons.append("the name part must not be empty")
+    elif len(name) > NAME_PART_MAX:
+        reasons.append(f"the name part must be at most {NAME_PART_MAX} characters")
+    elif not _QUALIFIED_NAME_PART_RE.match(name):
+        reasons.append(f"the name part must consist of {_NAME_PART_TEXT}")
+    return reasons
+
+
+def label_value(text: str) -> list[str]:
+    """A label value (may be empty)."""
+    if len(text) > LABEL_VALUE_MAX:
+        return [f"must be at most {LABEL_VALUE_MAX} characters"]
+    if not _LABEL_VALUE_RE.match(text):
+        return [f"must be empty or consist of {_NAME_PART_TEXT}"]
+    return []
+
+
+def annotations_size(annotations: Mapping[str, str]) -> int:
+    """The size the API server limits: UTF-8 bytes of every key and value."""
+    return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+
+
+def port_name(text: str) -> list[str]:
+    """A container port name (IANA service name), which a PodMonitor endpoint refers to."""
+    if not _PORT_NAME_CHARS_RE.match(text):
+        return ["must be a non-empty port name of lowercase letters, digits and '-'"]
+    reasons = []
+    if len(text) > PORT_NAME_MAX:
+        reasons.append(f"must be at most {PORT_NAME_MAX} characters")
+    if not _HAS_LETTER_RE.search(text):
+        reasons.append("must contain at least one letter")
+    if text.startswith("-") or text.endswith("-"):
+        reasons.append("must not start or end with '-'")
+    if "--" in text:
+        reasons.append("must not contain '--'")
+    return reasons
+
+
+def gateway_hostname(text: str) -> list[str]:
+    """An HTTPRoute hostname: a DNS name, optionally `*.`-prefixed, never an IP address."""
+    if len(text) > HOSTNAME_MAX:
+        return [f"must be at most {HOSTNAME_MAX} characters"]
+    if not _GATEWAY_HOSTNAME_RE.match(text):
+        return [
+            f"must be a lowercase DNS name ({_SUBDOMAIN_TEXT}), optionally prefixed with '*.' as its "
+            "whole first label"
+        ]
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return []
+    return ["must be a DNS name, not an IP address"]
