@@ -1,5 +1,8 @@
 """Schema defaulting of a raw ModelService manifest, as JSON Patch operations.
 
+Also the other rewrites the mutating webhook makes: the recorded DNS-1035 name, the operator's
+default images, and float quantities turned into strings the CRD schema admits.
+
 The defaults come from the pydantic models in `shared.api`: a field with a non-None default there is
 exactly a field with a CRD schema default, so the CRD, the readers and the mutating webhook share one
 source. Defaults apply only where the parent object exists, like the API server's structural
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -230,6 +234,65 @@ def _recorded(old: Mapping[str, Any] | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def quantity_text(value: float) -> str:
+    """The string form of a numeric quantity: the text the readers in `shared.kube_types` make of it.
+
+    `str` of a finite float always matches the quantity grammar (`1.5`, `1000.0`, `1e+21`, `1e-07`).
+    """
+    return str(value)
+
+
+def quantity_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
+    """Operations that replace each float quantity with its string form.
+
+    The models read `cpu: 1.5` like a Pod does, but the CRD's int-or-string schema cannot admit a
+    float, and the API server checks the schema after mutating admission: without this rewrite
+    such an object is rejected before validation could say anything. Integers are left as written:
+    the schema admits them, and rewriting them would make a plain `cpu: 4` manifest differ from
+    the stored object for nothing. Covers resource limits and requests of decode, prefill and the
+    EPP, and the env vars' `resourceFieldRef.divisor`.
+    """
+    ops: list[PatchOp] = []
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return ops
+    for role in ("decode", "prefill"):
+        section = spec.get(role)
+        if isinstance(section, dict):
+            _resources_ops(section.get("resources"), f"/spec/{role}/resources", ops)
+    pool = spec.get("inferencePool")
+    picker = pool.get("endpointPicker") if isinstance(pool, dict) else None
+    if isinstance(picker, dict):
+        _resources_ops(picker.get("resources"), "/spec/inferencePool/endpointPicker/resources", ops)
+    engine = spec.get("engine")
+    env = engine.get("env") if isinstance(engine, dict) else None
+    for i, var in enumerate(env if isinstance(env, list) else ()):
+        source = var.get("valueFrom") if isinstance(var, dict) else None
+        ref = source.get("resourceFieldRef") if isinstance(source, dict) else None
+        if isinstance(ref, dict) and _is_float(ref.get("divisor")):
+            at = f"/spec/engine/env/{i}/valueFrom/resourceFieldRef/divisor"
+            ops.append({"op": "replace", "path": at, "value": quantity_text(ref["divisor"])})
+    return ops
+
+
+def _is_float(value: Any) -> bool:
+    # Infinities and NaN (possible from YAML, never from JSON) are left for validation to reject.
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _resources_ops(resources: Any, at: str, ops: list[PatchOp]) -> None:
+    if not isinstance(resources, dict):
+        return
+    for kind in ("limits", "requests"):
+        values = resources.get(kind)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if _is_float(value):
+                path = f"{at}/{kind}/{_escape(str(key))}"
+                ops.append({"op": "replace", "path": path, "value": quantity_text(value)})
+
+
 def default_ops(
     obj: Mapping[str, Any],
     settings: OperatorSettings,
@@ -242,7 +305,7 @@ def default_ops(
     `images=False` leaves empty images empty (the reconciler then applies the current defaults).
     """
     image_ops = image_default_ops(obj, settings) if images else []
-    return [*name_record_ops(obj, old), *image_ops, *schema_default_ops(obj)]
+    return [*name_record_ops(obj, old), *image_ops, *schema_default_ops(obj), *quantity_ops(obj)]
 
 
 def apply_ops(obj: Mapping[str, Any], ops: list[PatchOp]) -> dict[str, Any]:

@@ -326,7 +326,8 @@ def test_agreement_table_has_both_verdicts() -> None:
 
 def test_yaml_float_quantities_are_the_known_disagreement(schema: Schema) -> None:
     # The models read `cpu: 1.5` as "1.5" like a Pod would; an int-or-string CRD field cannot
-    # admit floats, so the API server rejects it unless the mutating webhook rewrites it first.
+    # admit floats. The mutating webhook, which runs before the schema check, rewrites them as
+    # strings (shared.defaulting.quantity_ops; test_defaulting checks the result passes this schema).
     obj = with_value("spec.decode.resources", {"limits": {"cpu": 1.5}})
     assert _model_accepts(obj)
     assert not jsonschema.Draft4Validator(schema).is_valid(obj)

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonpatch
+import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared import defaulting, names
+from shared import crd, defaulting, names
 from shared.settings import OperatorSettings
 from tests.webhook import samples
 
 SETTINGS = OperatorSettings()
 ANNOTATION = names.DNS1035_NAME_ANNOTATION
+# The quantity pattern of the Kubernetes OpenAPI schema (resource.Quantity).
+K8S_QUANTITY = re.compile(
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+
+
+def _with_float_quantities() -> dict[str, Any]:
+    obj = samples.with_changes(
+        samples.full_pd(),
+        "spec.decode.resources",
+        {"limits": {"cpu": 1.5, "memory": "8Gi"}, "requests": {"cpu": 0.5}},
+    )
+    obj["spec"]["prefill"]["resources"] = {"requests": {"cpu": 2, "memory": 1.6e10}}
+    obj["spec"]["inferencePool"]["endpointPicker"]["resources"] = {"limits": {"cpu": 0.25}}
+    obj["spec"]["engine"]["env"].append(
+        {"name": "CPUS", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": 0.1}}}
+    )
+    return obj
 
 
 def _defaults_by_path(node: defaulting.Node, path: str = "spec") -> dict[str, Any]:
@@ -72,8 +94,9 @@ def test_minimal_object_gets_the_name_record_engine_image_and_top_level_defaults
         samples.minimal(),
         samples.full_pd(),
         samples.with_changes(samples.full_pd(), "spec.engine.image", None),
+        _with_float_quantities(),
     ],
-    ids=["minimal", "full prefill/decode", "null image"],
+    ids=["minimal", "full prefill/decode", "null image", "float quantities"],
 )
 def test_ops_equal_what_a_json_diff_of_the_defaulted_object_finds(obj: dict[str, Any]) -> None:
     ops = defaulting.default_ops(obj, SETTINGS)
@@ -85,7 +108,9 @@ def test_ops_equal_what_a_json_diff_of_the_defaulted_object_finds(obj: dict[str,
 
 
 @pytest.mark.parametrize(
-    "obj", [samples.minimal(), samples.full_pd()], ids=["minimal", "full prefill/decode"]
+    "obj",
+    [samples.minimal(), samples.full_pd(), _with_float_quantities()],
+    ids=["minimal", "full prefill/decode", "float quantities"],
 )
 def test_defaulting_the_defaulted_object_changes_nothing(obj: dict[str, Any]) -> None:
     once = defaulting.defaulted(obj, SETTINGS)
@@ -226,3 +251,81 @@ def test_unknown_fields_and_key_order_survive_defaulting() -> None:
 )
 def test_malformed_objects_get_no_defaults_and_no_crash(obj: dict[str, Any]) -> None:
     assert defaulting.default_ops(obj, SETTINGS) == []
+
+
+def _replace(path: str, value: str) -> dict[str, Any]:
+    return {"op": "replace", "path": path, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "ops"),
+    [
+        (
+            "spec.decode.resources",
+            {"limits": {"cpu": 1.5, "memory": "8Gi"}, "requests": {"cpu": 0.5}},
+            [
+                _replace("/spec/decode/resources/limits/cpu", "1.5"),
+                _replace("/spec/decode/resources/requests/cpu", "0.5"),
+            ],
+        ),
+        (
+            "spec.prefill",
+            {"resources": {"requests": {"memory": 1e9}}},
+            [_replace("/spec/prefill/resources/requests/memory", "1000000000.0")],
+        ),
+        (
+            "spec.inferencePool",
+            {"endpointPicker": {"resources": {"limits": {"memory": 1e21}}}},
+            [_replace("/spec/inferencePool/endpointPicker/resources/limits/memory", "1e+21")],
+        ),
+        (
+            "spec.decode.resources",
+            {"limits": {"example.com/dongle": 2.0}, "requests": {"cpu": 1e-7}},
+            [
+                _replace("/spec/decode/resources/limits/example.com~1dongle", "2.0"),
+                _replace("/spec/decode/resources/requests/cpu", "1e-07"),
+            ],
+        ),
+        (
+            "spec.engine.env",
+            [
+                {"name": "A", "value": "1"},
+                {
+                    "name": "B",
+                    "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": 0.001}},
+                },
+            ],
+            [_replace("/spec/engine/env/1/valueFrom/resourceFieldRef/divisor", "0.001")],
+        ),
+        ("spec.decode.resources", {"limits": {"cpu": 4, "memory": "8Gi"}, "requests": {"cpu": True}}, []),
+        ("spec.decode.resources", {"limits": {"cpu": float("inf")}, "requests": [1.5]}, []),
+        ("spec.decode", [{"resources": {"limits": {"cpu": 1.5}}}], []),
+        ("spec.engine.env", [{"name": "A", "valueFrom": {"resourceFieldRef": {"divisor": 1}}}, 1.5], []),
+    ],
+    ids=[
+        "decode limits and requests",
+        "prefill, a float written in exponent form",
+        "endpoint picker, a float too large for fixed notation",
+        "a key with a slash is escaped, a tiny float",
+        "resourceFieldRef divisor",
+        "integers, strings and booleans are left as written",
+        "non-finite floats and malformed maps are left for validation",
+        "decode of the wrong type",
+        "integer divisor and a malformed env list",
+    ],
+)
+def test_float_quantities_are_rewritten_as_strings(field: str, value: Any, ops: list[dict[str, Any]]) -> None:
+    obj = samples.with_changes(samples.minimal(), field, value)
+    assert defaulting.quantity_ops(obj) == ops
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_finite_float_becomes_a_kubernetes_quantity(value: float) -> None:
+    assert K8S_QUANTITY.match(defaulting.quantity_text(value))
+
+
+def test_float_quantities_pass_the_crd_schema_only_once_mutated() -> None:
+    schema = crd.build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    obj = _with_float_quantities()
+    assert not jsonschema.Draft4Validator(schema).is_valid(obj)
+    jsonschema.Draft4Validator(schema).validate(defaulting.defaulted(obj, SETTINGS))
