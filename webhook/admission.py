@@ -1,14 +1,16 @@
 """The admission decisions, as pure functions: AdmissionReview in, AdmissionReview out.
 
-`mutate` records the DNS-1035 name, fills empty images from the operator defaults and adds the
-CRD schema defaults; `validate` runs `shared.validation` and, on UPDATE, warns which serving pods a
-change restarts. Both are `sideEffects: None`: a dry run gets the same verdict and patch because
-nothing here depends on it. No I/O, no clock, no logging: `webhook.app` does those.
+`mutate` records the DNS-1035 name, fills empty images from the operator defaults, adds the CRD
+schema defaults and writes float quantities as strings; `validate` runs `shared.validation` and, on
+UPDATE, warns which serving pods a change creates, deletes or restarts. Both are
+`sideEffects: None`: a dry run gets the same verdict and patch because nothing here depends on it.
+No I/O, no clock, no logging: `webhook.app` does those.
 
 Status codes: schema and rule violations answer 422 `Invalid` (what the API server itself answers
 for an invalid object, so kubectl users see the familiar "is invalid" text). A denial caused only by
 the image policy answers 403 `Forbidden`: the object is well-formed, the tenant is just not allowed
 to run that image. When both occur the answer is 422 and lists all errors, policy ones included.
+A request for any other kind than ModelService answers 400 `BadRequest` (see `wrong_kind`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Literal
 
 import orjson
 
-from shared import defaulting, validation
+from shared import api, defaulting, validation
 from shared.settings import OperatorSettings
 from webhook import restarts, reviews
 
@@ -36,8 +38,11 @@ def review(
     applying the operator's current default images (see `webhook.config`).
     """
     request = reviews.parse(body)
-    if request.passes_untouched:
-        response: reviews.Response = {"uid": request.uid, "allowed": True}
+    response: reviews.Response
+    if (request.kind.group, request.kind.kind) != (api.GROUP, api.KIND):
+        response = wrong_kind(request)
+    elif request.passes_untouched:
+        response = {"uid": request.uid, "allowed": True}
     elif hook == "mutate":
         response = mutate(request, settings, persist_images=persist_images)
     else:
@@ -76,6 +81,26 @@ def validate(request: reviews.Request, settings: OperatorSettings) -> reviews.Re
     return response
 
 
+def wrong_kind(request: reviews.Request) -> reviews.Response:
+    """A denial for an object this webhook does not handle, whatever the operation.
+
+    Only a webhook configuration whose rules select other resources sends one. Allowing it would
+    hide that mistake (and leave those resources unchecked by whatever was meant to check them), so
+    the request is denied with 400 BadRequest in a normal answer: the API server shows the message
+    to the user whatever the configuration's failurePolicy, where an HTTP error would be ignored
+    under `Ignore`.
+    """
+    message = (
+        f"this webhook admits {api.GROUP} {api.KIND} objects only, got {request.kind}; the webhook "
+        "configuration's rules select resources it does not handle"
+    )
+    return {
+        "uid": request.uid,
+        "allowed": False,
+        "status": {"status": "Failure", "code": 400, "reason": "BadRequest", "message": message},
+    }
+
+
 def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Status:
     """A metav1.Status listing every error as `path: reason`, sorted by path."""
     forbidden = all(e.policy for e in errors)
@@ -89,8 +114,8 @@ def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Stat
         "message": message,
         "details": {
             "name": name,
-            "group": "model.otterscale.io",
-            "kind": "ModelService",
+            "group": api.GROUP,
+            "kind": api.KIND,
             "causes": [{"field": e.path, "message": e.message, "reason": e.reason} for e in errors],
         },
     }

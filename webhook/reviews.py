@@ -64,11 +64,24 @@ class BadRequest(Exception):
 
 
 @dataclass(frozen=True)
+class Kind:
+    """`request.kind`: the group, version and kind of the object under review."""
+
+    group: str
+    version: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.version} {self.kind}" if self.group else f"{self.version} {self.kind}"
+
+
+@dataclass(frozen=True)
 class Request:
     """The parts of an AdmissionRequest the webhook uses."""
 
     api_version: str
     uid: str
+    kind: Kind
     operation: Operation
     name: str
     namespace: str
@@ -98,6 +111,13 @@ def parse(body: Any) -> Request:
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
         raise BadRequest("request.uid must be a non-empty string", "", api_version)
+    kind = _kind(request.get("kind"))
+    if kind is None:
+        raise BadRequest(
+            f"request.kind must be an object with group, version and kind, got {_short(request.get('kind'))}",
+            uid,
+            api_version,
+        )
     operation = request.get("operation")
     if not isinstance(operation, str) or operation not in OPERATIONS:
         raise BadRequest(
@@ -108,6 +128,7 @@ def parse(body: Any) -> Request:
     parsed = Request(
         api_version=api_version,
         uid=uid,
+        kind=kind,
         operation=typing.cast(Operation, operation),
         name=_str(request.get("name")),
         namespace=_str(request.get("namespace")),
@@ -123,6 +144,15 @@ def parse(body: Any) -> Request:
     if operation == "UPDATE" and parsed.old_object is None:
         raise BadRequest("request.oldObject must be an object for UPDATE", uid, api_version)
     return parsed
+
+
+def _kind(value: Any) -> Kind | None:
+    if not isinstance(value, dict):
+        return None
+    group, version, kind = value.get("group", ""), value.get("version"), value.get("kind")
+    if not (isinstance(group, str) and isinstance(version, str) and isinstance(kind, str) and kind):
+        return None
+    return Kind(group, version, kind)
 
 
 def _str(value: Any) -> str:

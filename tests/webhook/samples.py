@@ -72,7 +72,14 @@ def review(
     uid: str = "uid-1",
     **extra: Any,
 ) -> dict[str, Any]:
-    request: dict[str, Any] = {"uid": uid, "operation": operation, "namespace": "llm", **extra}
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": {"group": "model.otterscale.io", "version": "v1alpha1", "kind": "ModelService"},
+        "resource": {"group": "model.otterscale.io", "version": "v1alpha1", "resource": "modelservices"},
+        "operation": operation,
+        "namespace": "llm",
+        **extra,
+    }
     if obj is not None:
         request["object"] = obj
         meta = obj.get("metadata")

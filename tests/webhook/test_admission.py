@@ -147,27 +147,158 @@ def test_validate_uses_the_request_namespace_when_the_object_has_none() -> None:
     assert any("EPP ClusterRole" in c["message"] for c in causes)
 
 
+def _without_prefill() -> dict[str, Any]:
+    return _stored(samples.with_changes(samples.full_pd(), "spec.prefill", ...))
+
+
+def _restart(label: str, parts: str) -> str:
+    return f"the {label} pods restart: their pod template changes ({parts})"
+
+
+def _recreate_epp(parts: str) -> str:
+    return f"the EPP pods are recreated, all at once: their pod template changes ({parts})"
+
+
 @pytest.mark.parametrize(
-    ("change", "restarting"),
+    ("old", "change", "warnings"),
     [
-        (lambda s: s["decode"].update(replicas=5), None),
-        (lambda s: s["engine"].update(args=["--max-model-len", "8192"]), "decode, prefill"),
-        (lambda s: s["decode"].update(annotations={"a": "b"}), "decode"),
-        (lambda s: s["inferencePool"]["endpointPicker"].update(port=9100), "EPP"),
-        (lambda s: s["inferencePool"]["endpointPicker"].update(image="ghcr.io/llm-d/epp:v9"), "EPP"),
+        (None, lambda s: s["decode"].update(replicas=5), None),
+        (
+            None,
+            lambda s: s["engine"].update(args=["--max-model-len", "8192"]),
+            [_restart("decode", "vllm args"), _restart("prefill", "vllm args")],
+        ),
+        (None, lambda s: s["decode"].update(annotations={"a": "b"}), [_restart("decode", "pod annotations")]),
+        (
+            None,
+            lambda s: s["decode"].update(nodeSelector={"zone": "a"}, tolerations=[]),
+            [_restart("decode", "nodeSelector, tolerations")],
+        ),
+        (
+            None,
+            lambda s: s.update(routingProxy={"zapLogLevel": "debug"}),
+            [_restart("decode", "routing-proxy args")],
+        ),
+        (
+            None,
+            lambda s: s["engine"].update(image="ghcr.io/llm-d/vllm:v2", args=["--x"], env=[], port=8100),
+            [
+                _restart("decode", "routing-proxy args, routing-proxy ports, vllm image, 3 more"),
+                _restart("prefill", "vllm image, vllm args, vllm env, vllm ports"),
+            ],
+        ),
+        (
+            None,
+            lambda s: s["inferencePool"]["endpointPicker"].update(port=9100),
+            [_recreate_epp("epp args, epp ports")],
+        ),
+        (
+            None,
+            lambda s: s["inferencePool"]["endpointPicker"].update(image="ghcr.io/llm-d/epp:v9"),
+            [_recreate_epp("epp image")],
+        ),
+        (
+            None,
+            lambda s: s.pop("prefill"),
+            [
+                "the prefill pods are deleted: spec.prefill was removed",
+                _recreate_epp("plugin configuration, epp args"),
+            ],
+        ),
+        (
+            _without_prefill(),
+            lambda s: s.update(prefill={"replicas": 2}),
+            [
+                "the prefill pods are created: spec.prefill was added",
+                _recreate_epp("plugin configuration, epp args"),
+            ],
+        ),
     ],
-    ids=["replicas only", "engine args", "decode pod annotations", "EPP port", "EPP image"],
+    ids=[
+        "replicas only",
+        "engine args",
+        "decode pod annotations",
+        "decode scheduling",
+        "routing proxy log level",
+        "more parts than one warning names",
+        "EPP port",
+        "EPP image",
+        "prefill removed",
+        "prefill added",
+    ],
 )
-def test_update_warns_which_pods_restart(change: Any, restarting: str | None) -> None:
-    old = _stored(samples.full_pd())
+def test_update_warns_which_pods_are_created_deleted_or_restarted_and_why(
+    old: dict[str, Any] | None, change: Any, warnings: list[str] | None
+) -> None:
+    old = old if old is not None else _stored(samples.full_pd())
     new = copy.deepcopy(old)
     change(new["spec"])
-    response = admission.review(samples.review(new, "UPDATE", old), SETTINGS, "validate")["response"]
+    response = admission.review(samples.review(_stored(new), "UPDATE", old), SETTINGS, "validate")["response"]
     assert response["allowed"] is True
-    expected = (
-        [f"this change restarts the {restarting} pods (their pod template changes)"] if restarting else None
+    assert response.get("warnings") == warnings
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation"),
+    [
+        ({"group": "apps", "version": "v1", "kind": "Deployment"}, "CREATE"),
+        ({"group": "", "version": "v1", "kind": "Pod"}, "DELETE"),
+        ({"group": "model.otterscale.io", "version": "v1alpha1", "kind": "Artifact"}, "UPDATE"),
+        ({"group": "example.com", "version": "v1alpha1", "kind": "ModelService"}, "CREATE"),
+    ],
+    ids=[
+        "another group",
+        "a core kind, even on DELETE",
+        "another kind of ours",
+        "a ModelService of another group",
+    ],
+)
+@pytest.mark.parametrize("hook", ["mutate", "validate"])
+def test_a_request_for_another_kind_is_denied_as_a_bad_request(
+    kind: dict[str, str], operation: str, hook: admission.Hook
+) -> None:
+    obj = samples.minimal()
+    body = samples.review(
+        obj if operation != "DELETE" else None, operation, obj if operation != "CREATE" else None
     )
-    assert response.get("warnings") == expected
+    body["request"]["kind"] = kind
+    group_version = f"{kind['group']}/{kind['version']}" if kind["group"] else kind["version"]
+    assert admission.review(body, SETTINGS, hook)["response"] == {
+        "uid": "uid-1",
+        "allowed": False,
+        "status": {
+            "status": "Failure",
+            "code": 400,
+            "reason": "BadRequest",
+            "message": "this webhook admits model.otterscale.io ModelService objects only, got "
+            f"{group_version} {kind['kind']}; the webhook configuration's rules select resources it does "
+            "not handle",
+        },
+    }
+
+
+@pytest.mark.parametrize("version", ["v1alpha1", "v1beta1", "v1"])
+def test_any_version_of_a_model_service_is_admitted(version: str) -> None:
+    body = samples.review(_stored(samples.minimal()))
+    body["request"]["kind"]["version"] = version
+    assert admission.review(body, SETTINGS, "validate")["response"] == {"uid": "uid-1", "allowed": True}
+
+
+def test_mutate_rewrites_float_quantities_and_the_result_is_admitted() -> None:
+    resources = {"limits": {"cpu": 1.5, "memory": "8Gi"}, "requests": {"cpu": 0.5, "memory": 4}}
+    obj = samples.with_changes(samples.minimal(), "spec.decode.resources", resources)
+    ops = _patch(admission.review(samples.review(obj), SETTINGS, "mutate"))
+    assert [o for o in ops if "/resources/" in o["path"]] == [
+        {"op": "replace", "path": "/spec/decode/resources/limits/cpu", "value": "1.5"},
+        {"op": "replace", "path": "/spec/decode/resources/requests/cpu", "value": "0.5"},
+    ]
+    mutated = jsonpatch.apply_patch(obj, ops)
+    assert mutated["spec"]["decode"]["resources"] == {
+        "limits": {"cpu": "1.5", "memory": "8Gi"},
+        "requests": {"cpu": "0.5", "memory": 4},
+    }
+    response = admission.review(samples.review(mutated), SETTINGS, "validate")["response"]
+    assert response == {"uid": "uid-1", "allowed": True}
 
 
 def test_update_changing_the_recorded_name_is_denied() -> None:

@@ -57,6 +57,9 @@ MALFORMED = [
     (_without("request.uid"), "application/json", "request.uid must be a non-empty string"),
     (_with("request.uid", ""), "application/json", "request.uid must be a non-empty string"),
     (_with("request.uid", 7), "application/json", "request.uid must be a non-empty string"),
+    (_without("request.kind"), "application/json", "request.kind must be an object with group, version"),
+    (_with("request.kind", {"group": "apps", "version": "v1"}), "application/json", "request.kind must be"),
+    (_with("request.kind", "ModelService"), "application/json", "request.kind must be an object"),
     (_without("request.operation"), "application/json", "request.operation must be one of"),
     (_with("request.operation", "PATCH"), "application/json", "request.operation must be one of"),
     (_without("request.object"), "application/json", "request.object must be an object for CREATE"),
@@ -91,6 +94,9 @@ MALFORMED = [
         "no uid",
         "empty uid",
         "numeric uid",
+        "no kind",
+        "kind without a kind",
+        "kind is a string",
         "no operation",
         "unknown operation",
         "no object",
@@ -133,3 +139,13 @@ def test_a_content_type_with_charset_is_json() -> None:
     # aiohttp hands over the bare media type; the parameter never reaches the handler.
     answer = handling.handle(_json(samples.review(samples.minimal())), "application/json", "mutate", SETTINGS)
     assert (answer.status, answer.verdict, answer.operation) == (200, "patched", "CREATE")
+
+
+@pytest.mark.parametrize("hook", ["mutate", "validate"])
+def test_a_request_for_another_kind_is_a_denial_the_api_server_shows(hook: Any) -> None:
+    # HTTP 200 with allowed=false: an HTTP error would be dropped under failurePolicy Ignore.
+    body = samples.review(samples.minimal())
+    body["request"]["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
+    answer = handling.handle(_json(body), "application/json", hook, SETTINGS)
+    assert (answer.status, answer.verdict, answer.reason) == (200, "denied", "BadRequest")
+    assert answer.message.startswith("this webhook admits model.otterscale.io ModelService objects only")

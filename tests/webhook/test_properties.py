@@ -142,6 +142,8 @@ def test_mutated_model_services_get_a_well_formed_answer(
                     "kind",
                     "request",
                     "request.uid",
+                    "request.kind",
+                    "request.kind.kind",
                     "request.operation",
                     "request.object",
                     "request.oldObject",
