@@ -20,6 +20,11 @@ _QUALIFIED_NAME_PART_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # The pattern of HTTPRoute `spec.hostnames` items (Gateway API standard channel).
 _GATEWAY_HOSTNAME_RE = re.compile(rf"^(\*\.)?{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+# Every valid qualified name in one pattern: the fast path, since most keys are valid.
+_QUALIFIED_NAME_RE = re.compile(
+    rf"^({_DNS1123_LABEL}(\.{_DNS1123_LABEL})*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+)
+_DIGITS_AND_DOTS_RE = re.compile(r"^[0-9.]+$")
 _PORT_NAME_CHARS_RE = re.compile(r"^[-a-z0-9]+$")
 _HAS_LETTER_RE = re.compile(r"[a-z]")
 
@@ -60,6 +65,8 @@ def dns1123_subdomain(text: str) -> list[str]:
 
 def qualified_name(text: str) -> list[str]:
     """A label or annotation key: an optional DNS-1123 subdomain prefix and '/', then a name part."""
+    if len(text) <= NAME_PART_MAX and _QUALIFIED_NAME_RE.match(text):
+        return []  # a prefix this short is a valid subdomain, a name part this short fits
     if text.count("/") > 1:
         return ["must contain at most one '/' (prefix/name)"]
     prefix, slash, name = text.rpartition("/")
@@ -91,6 +98,12 @@ def annotations_size(annotations: Mapping[str, str]) -> int:
     return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
 
 
+def annotations_too_large(annotations: Mapping[str, str]) -> bool:
+    # A character is at most 4 UTF-8 bytes, so counting characters settles the usual small case.
+    chars = sum(len(k) + len(v) for k, v in annotations.items())
+    return chars * 4 > ANNOTATIONS_MAX_BYTES and annotations_size(annotations) > ANNOTATIONS_MAX_BYTES
+
+
 def port_name(text: str) -> list[str]:
     """A container port name (IANA service name), which a PodMonitor endpoint refers to."""
     if not _PORT_NAME_CHARS_RE.match(text):
@@ -116,6 +129,8 @@ def gateway_hostname(text: str) -> list[str]:
             f"must be a lowercase DNS name ({_SUBDOMAIN_TEXT}), optionally prefixed with '*.' as its "
             "whole first label"
         ]
+    if not _DIGITS_AND_DOTS_RE.match(text):
+        return []  # the pattern leaves only IPv4 text to rule out
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -200,8 +200,8 @@ def annotations_rules(annotations: Mapping[str, str], path: str) -> Iterator[Fie
     for key in annotations:
         reasons = formats.qualified_name(key.lower())
         yield from _invalid(f"{path}[{key}]", key, [f"not a valid annotation key: {r}" for r in reasons])
-    size = formats.annotations_size(annotations)
-    if size > formats.ANNOTATIONS_MAX_BYTES:
+    if formats.annotations_too_large(annotations):
+        size = formats.annotations_size(annotations)
         yield FieldError(
             path,
             f"Too long: {size} bytes: annotations may not be more than {formats.ANNOTATIONS_MAX_BYTES} "
