@@ -32,8 +32,10 @@ from reconciler.kube import Manifest, Resource
 from shared import labels
 from shared.builders import DesiredState
 from shared.builders.meta import CLUSTER_SCOPED_KINDS
+from shared.kube_types import parse_quantity
 
 DESIRED_HASH = "model.otterscale.io/desired-hash"
+_QUANTITY_MAPS = frozenset({"limits", "requests"})
 _IDENTITY_KEYS = frozenset({"apiVersion", "kind", "metadata", "status"})
 
 
@@ -43,10 +45,13 @@ class Ownership(Enum):
     FOREIGN = "foreign"
 
 
-def is_subset(desired: Any, live: Any) -> bool:
+def is_subset(desired: Any, live: Any, *, quantities: bool = False) -> bool:
     """Every field of ``desired`` is in ``live`` with the same value; lists match item by item.
 
     An empty map or list in ``desired`` also matches a missing field (the API server drops some).
+    Under ``limits`` and ``requests`` values compare as quantities, because the API server stores
+    them in canonical form (``1024Mi`` comes back as ``1Gi``) and a textual difference there would
+    update the object on every pass.
     """
     if isinstance(desired, dict):
         if not isinstance(live, dict):
@@ -56,7 +61,7 @@ def is_subset(desired: Any, live: Any) -> bool:
                 if value in ({}, [], None):
                     continue
                 return False
-            if not is_subset(value, live[key]):
+            if not is_subset(value, live[key], quantities=quantities or key in _QUANTITY_MAPS):
                 return False
         return True
     if isinstance(desired, list):
@@ -65,7 +70,16 @@ def is_subset(desired: Any, live: Any) -> bool:
         return len(desired) == len(live) and all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
     if isinstance(desired, bool) or isinstance(live, bool):
         return desired is live
-    return bool(desired == live)
+    if desired == live:
+        return True
+    return quantities and _same_quantity(desired, live)
+
+
+def _same_quantity(desired: Any, live: Any) -> bool:
+    try:
+        return parse_quantity(str(desired)) == parse_quantity(str(live))
+    except ValueError:
+        return False
 
 
 def needs_update(live: Manifest, desired: Manifest) -> bool:

@@ -226,3 +226,32 @@ def test_owner_references_are_compared_as_a_set(live_refs: list[dict[str, Any]],
     desired = {"metadata": {"name": "x", "ownerReferences": [{"uid": "u", "controller": True}]}}
     live = {"metadata": {"name": "x", "ownerReferences": live_refs}}
     assert needs_update(live, desired) is expected
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "expected"),
+    [
+        ({"memory": "1024Mi"}, {"memory": "1Gi"}, False),
+        ({"cpu": "500m"}, {"cpu": "0.5"}, False),
+        ({"cpu": 4}, {"cpu": "4"}, False),
+        ({"memory": "1Gi"}, {"memory": "2Gi"}, True),
+        ({"nvidia.com/gpu": "1"}, {"nvidia.com/gpu": "2"}, True),
+    ],
+    ids=["canonical-binary-suffix", "millicores", "number-and-string", "different-memory", "different-gpus"],
+)
+def test_resource_quantities_compare_by_value(
+    desired: dict[str, Any], live: dict[str, Any], expected: bool
+) -> None:
+    container = {"name": "c"}
+    want = {
+        "metadata": {"name": "x"},
+        "spec": {"containers": [container | {"resources": {"limits": desired}}]},
+    }
+    have = {"metadata": {"name": "x"}, "spec": {"containers": [container | {"resources": {"limits": live}}]}}
+    assert needs_update(have, want) is expected
+
+
+def test_quantity_comparison_is_limited_to_resource_maps() -> None:
+    want = {"metadata": {"name": "x"}, "data": {"size": "1024Mi"}}
+    have = {"metadata": {"name": "x"}, "data": {"size": "1Gi"}}
+    assert needs_update(have, want), "a ConfigMap value is text, not a quantity"
