@@ -175,8 +175,11 @@ class Cache:
         return group.get(namespace or None) or group.get(None)
 
     def owned_keys(self, owner: str) -> list[tuple[GVK, ObjKey]]:
-        """(kind, key) of the cached children whose controller (or ownership labels) is ``owner``."""
-        return [(gvk, key) for gvk, key in self._index.get(owner, ()) if self.entry(gvk, key[0], key[1])]
+        """(kind, key) of the cached children whose controller (or ownership labels) is ``owner``,
+        including ones just written that no watch has delivered yet."""
+        indexed = self._index.get(owner, set())
+        recent = {k for k, w in self._overlay.items() if w.entry is not None and w.entry.owner == owner}
+        return [(gvk, key) for gvk, key in indexed | recent if self.entry(gvk, key[0], key[1])]
 
     def owned(self, owner: str) -> list[tuple[GVK, Manifest]]:
         """The cached children of ``owner``, decoded."""

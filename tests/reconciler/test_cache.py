@@ -187,3 +187,16 @@ async def test_model_services_enqueue_themselves(
     await cluster.create(model_service("m"))
     await wait_for(lambda: keys == [f"{NAMESPACE}/m"])
     assert c.keys(MODELSERVICE) == [f"{NAMESPACE}/m"]
+
+
+async def test_a_child_just_written_counts_as_owned_before_the_watch_reports_it(
+    cluster: LocalCluster, kube: Client, cache: tuple[Cache, list[str]]
+) -> None:
+    c, _ = cache
+    c.watch(CONFIGMAPS, labels.MANAGED_SELECTOR)
+    await c.wait_synced()
+    uid = await _owner(cluster, "m")
+    created = await kube.create(CONFIGMAPS, _cm("a", owner="m", uid=uid))
+    written = created | {"metadata": created["metadata"] | {"resourceVersion": "999999"}}
+    c.record_write(CM, written)  # newer than anything the informer can have seen
+    assert ((CM, (NAMESPACE, "a"))) in c.owned_keys(f"{NAMESPACE}/m")
