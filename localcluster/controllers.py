@@ -1,9 +1,11 @@
 """Simulated workload controllers: Deployment status and ServiceAccount token Secrets.
 
-No pods run here, so a Deployment never becomes ready on its own. The Deployment controller
-writes the status a healthy rollout ends in (replicas, updated/ready/available counts,
-observedGeneration, Available and Progressing conditions) after a configurable delay. Annotations
-on a Deployment simulate trouble:
+No pods run here, so a Deployment never becomes ready on its own. The Deployment controller plays
+a rollout in two steps, each after a configurable delay: first the pods exist but are not ready
+(replicas and updatedReplicas set, Available False, Progressing True with reason
+ReplicaSetUpdated), then the status a healthy rollout ends in (ready/available counts,
+observedGeneration, Available and Progressing conditions). Annotations on a Deployment simulate
+trouble:
 
 * `localcluster.otterscale.io/simulate: progress-deadline-exceeded` - Progressing=False with
   reason ProgressDeadlineExceeded and no ready replicas;
@@ -128,6 +130,35 @@ def deployment_status(deployment: Manifest, now: str) -> Manifest:
     return status
 
 
+def _starting(current: Manifest, final: Manifest) -> bool:
+    """True when the final status would make pods ready that the live status does not show yet."""
+    live = current.get("status") or {}
+    rolled = live.get("observedGeneration") == final.get("observedGeneration") and live.get(
+        "updatedReplicas"
+    ) == final.get("updatedReplicas")
+    return not rolled and bool(final.get("readyReplicas"))
+
+
+def starting_status(final: Manifest) -> Manifest:
+    """``final`` as it reads while the new pods are created but not ready."""
+    status = {k: v for k, v in final.items() if k not in ("readyReplicas", "availableReplicas")}
+    status["unavailableReplicas"] = final.get("replicas", 0)
+    conditions: list[Manifest] = []
+    for condition in final["conditions"]:
+        if condition["type"] == "Available":
+            condition = {
+                **condition,
+                "status": "False",
+                "reason": "MinimumReplicasUnavailable",
+                "message": "Deployment does not have minimum availability.",
+            }
+        elif condition["type"] == "Progressing":
+            condition = {**condition, "reason": "ReplicaSetUpdated", "message": "ReplicaSet is progressing."}
+        conditions.append(condition)
+    status["conditions"] = conditions
+    return status
+
+
 def _max_unavailable(spec: Manifest, replicas: int) -> int:
     value = ((spec.get("strategy") or {}).get("rollingUpdate") or {}).get("maxUnavailable", "25%")
     if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
@@ -166,6 +197,10 @@ class DeploymentController(KeyedWorker):
         status = deployment_status(current, self.ops.clock())
         if status == current.get("status"):
             return
+        if _starting(current, status):
+            # First step of the rollout: the pods exist, none is ready yet; the final status follows.
+            status = starting_status(status)
+            self.enqueue_after(self.delay, key)
         updated = meta.clone(current)
         updated["status"] = status
         await self.ops.update(

@@ -92,12 +92,25 @@ def derive_status(ms: Mapping[str, Any], observed: Observed, now: datetime) -> d
 
 
 def _phase(observed: Observed, pods_ready: bool) -> str:
-    """The pods' phase; reconcile errors and conflicts show in the Ready condition, not here."""
+    """The pods' phase; reconcile errors and conflicts show in the Ready condition, not here.
+
+    Pending means no serving pod exists yet: a serving Deployment is missing, or its controller has
+    not created any pod for it (the reference said Running as soon as the Deployment existed, so a
+    ModelService whose pods could not even be scheduled looked like it was starting). Running means
+    pods exist and not all of them are ready, as a Pod's own phase reads.
+    """
     if observed.invalid is not None or _first_failure(observed) is not None:
         return "Failed"
-    if observed.decode is None or (observed.prefill_enabled and observed.prefill is None):
+    serving = [observed.decode, observed.prefill] if observed.prefill_enabled else [observed.decode]
+    if any(d is None or _no_pods_yet(d) for d in serving):
         return "Pending"
     return "Ready" if pods_ready else "Running"
+
+
+def _no_pods_yet(deployment: Mapping[str, Any]) -> bool:
+    """Pods are wanted but the Deployment controller reports none (status.replicas counts pods)."""
+    _, desired = _counts(deployment)
+    return desired > 0 and not (deployment.get("status") or {}).get("replicas")
 
 
 def _ready(observed: Observed, serving: Verdict, epp: Verdict) -> Verdict:

@@ -11,7 +11,7 @@ from kubernetes.aio.client import AppsV1Api
 
 from localcluster import LocalCluster
 from localcluster.controllers import READY_REPLICAS, SIMULATE
-from localcluster.testing import async_api_client
+from localcluster.testing import async_api_client, raw_watch
 from tests.localcluster.conftest import deployment
 
 Manifest = dict[str, Any]
@@ -52,6 +52,26 @@ async def test_deployment_reports_a_finished_rollout(local_cluster_factory: Any)
         "Available": ("True", "MinimumReplicasAvailable"),
         "Progressing": ("True", "NewReplicaSetAvailable"),
     }
+
+
+async def test_a_rollout_first_reports_pods_that_are_not_ready_yet(local_cluster_factory: Any) -> None:
+    cluster: LocalCluster = await local_cluster_factory(controllers=True, deployment_delay=0.05)
+    path = "/apis/apps/v1/namespaces/default/deployments?watch=1"
+    async with raw_watch(cluster, path) as stream:
+        await cluster.create(deployment(replicas=2))
+        first = await stream.until(lambda e: e["object"].get("status"))
+        final = await stream.until(lambda e: e["object"]["status"].get("readyReplicas"))
+    starting = first["object"]["status"]
+    assert (starting["replicas"], starting.get("readyReplicas"), starting["unavailableReplicas"]) == (
+        2,
+        None,
+        2,
+    )
+    assert conditions(first["object"]) == {
+        "Available": ("False", "MinimumReplicasUnavailable"),
+        "Progressing": ("True", "ReplicaSetUpdated"),
+    }
+    assert final["object"]["status"]["readyReplicas"] == 2
 
 
 async def test_status_follows_spec_changes(local_cluster_factory: Any) -> None:

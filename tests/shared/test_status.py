@@ -14,13 +14,22 @@ T0_TEXT = "2026-03-01T12:00:00Z"
 
 
 def _deployment(
-    name: str, replicas: int | None, ready: int | None, conditions: list[dict[str, str]] | None = None
+    name: str,
+    replicas: int | None,
+    ready: int | None,
+    conditions: list[dict[str, str]] | None = None,
+    pods: int | None = None,
 ) -> dict[str, Any]:
+    """A Deployment; ``pods`` is status.replicas, by default all desired pods once some are ready."""
     obj: dict[str, Any] = {"metadata": {"name": name}, "spec": {}, "status": {}}
     if replicas is not None:
         obj["spec"]["replicas"] = replicas
     if ready is not None:
         obj["status"]["readyReplicas"] = ready
+    if pods is None and ready is not None:
+        pods = max(ready, 1 if replicas is None else replicas)
+    if pods:
+        obj["status"]["replicas"] = pods
     if conditions is not None:
         obj["status"]["conditions"] = conditions
     return obj
@@ -66,6 +75,14 @@ def _cond(status: dict[str, Any], kind: str) -> dict[str, Any]:
         ),
         (
             Observed(decode=_deployment("m-decode", 2, None), epp=EPP_READY, pool=POOL),
+            "Pending",
+            "False",
+            "PodsStarting",
+            "Waiting for serving pods to become ready",
+            (0, 2, 0, 0),
+        ),
+        (
+            Observed(decode=_deployment("m-decode", 2, None, pods=2), epp=EPP_READY, pool=POOL),
             "Running",
             "False",
             "PodsStarting",
@@ -202,7 +219,8 @@ def _cond(status: dict[str, Any], kind: str) -> dict[str, Any]:
     ],
     ids=[
         "decode-missing-is-pending",
-        "no-ready-pods-is-starting",
+        "no-pods-created-yet-is-pending",
+        "pods-created-none-ready-is-running",
         "some-ready-is-partial-and-counts-prefill",
         "all-ready",
         "zero-of-zero-is-ready",
