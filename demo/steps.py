@@ -7,7 +7,8 @@
 The webhook starts before the API server because the API server's service host map must name
 the webhook's port, which is only known once the webhook has bound port 0. The examples go in
 before the reconciler starts: admission needs only the webhook, and the status then shows the
-whole way from "no status" through Pending and Running to Ready, with the reconciler picking up what was already stored.
+whole way from "no status" through Pending and Running to Ready, with the reconciler picking up
+what was already stored.
 """
 
 from __future__ import annotations
