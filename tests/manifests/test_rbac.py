@@ -180,13 +180,24 @@ def test_reconciler_cluster_role_denies(request_: Request) -> None:
         Request("get", "coordination.k8s.io", "leases", "model-operator-leader-election"),
         Request("create", "coordination.k8s.io", "leases"),
         Request("update", "coordination.k8s.io", "leases", "model-operator-leader-election"),
-        Request("create", "", "events"),
-        Request("create", "events.k8s.io", "events"),
     ],
-    ids=["get-lease", "create-lease", "renew-lease", "core-event", "event"],
+    ids=["get-lease", "create-lease", "renew-lease"],
 )
 def test_leader_election_role_allows(request_: Request) -> None:
     assert rbac_rules.allows(LEADER_ELECTION, request_)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        Request("delete", "coordination.k8s.io", "leases", "model-operator-leader-election"),
+        Request("create", "", "events"),
+        Request("create", "events.k8s.io", "events"),
+    ],
+    ids=["delete-lease", "core-event", "event"],
+)
+def test_leader_election_role_grants_nothing_leader_election_does_not_use(request_: Request) -> None:
+    assert not rbac_rules.allows(LEADER_ELECTION, request_)
 
 
 def test_leader_election_role_is_namespaced_and_bound_to_the_reconciler(
