@@ -9,15 +9,15 @@ renders the table of all flags.
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.leader import LeaseConfig
 from reconciler.manager import ManagerOptions, default_identity
+from shared.flags import Flag, FlagSet, parse_bool, parse_pair
 from shared.settings import OperatorSettings, TracingSettings
 
 ENV_PREFIX = "RECONCILER_"
@@ -41,31 +41,6 @@ class ReconcilerConfig:
     shutdown_timeout: float = 30.0
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
-
-
-@dataclass(frozen=True)
-class Flag:
-    name: str
-    help: str
-    default: Any = None
-    convert: Callable[[str], Any] = str
-    repeat: bool = False
-
-
 _OPERATOR = OperatorSettings()
 _TRACING = TracingSettings()
 
@@ -77,17 +52,17 @@ FLAGS: tuple[Flag, ...] = (
     Flag("default-epp-image", "EPP image when it is not set", _OPERATOR.default_epp_image),
     Flag("default-routing-proxy-image", "routing sidecar image", _OPERATOR.default_routing_proxy_image),
     Flag("kit-image", "model-unpack image; empty disables the init container", _OPERATOR.kit_image),
-    Flag("kit-plain-http", "pass --plain-http to kit unpack", _OPERATOR.kit_plain_http, _bool),
+    Flag("kit-plain-http", "pass --plain-http to kit unpack", _OPERATOR.kit_plain_http, parse_bool),
     Flag("provider", "istio (DestinationRule), gke (no token Secret) or none", _OPERATOR.provider),
-    Flag("epp-flag", "extra EPP argument KEY=VALUE (repeatable)", (), _pair, True),
-    Flag("metrics-endpoint-auth", "EPP /metrics needs a token", _OPERATOR.metrics_endpoint_auth, _bool),
+    Flag("epp-flag", "extra EPP argument KEY=VALUE (repeatable)", (), parse_pair, True),
+    Flag("metrics-endpoint-auth", "EPP /metrics needs a token", _OPERATOR.metrics_endpoint_auth, parse_bool),
     Flag(
         "default-gateway-name",
         "Gateway of the default HTTPRoute; empty: none",
         _OPERATOR.default_gateway_name,
     ),
     Flag("default-gateway-namespace", "namespace of that Gateway", _OPERATOR.default_gateway_namespace),
-    Flag("tracing-enabled", "OpenTelemetry tracing in EPP and routing proxy", _TRACING.enabled, _bool),
+    Flag("tracing-enabled", "OpenTelemetry tracing in EPP and routing proxy", _TRACING.enabled, parse_bool),
     Flag("tracing-otel-endpoint", "OTLP exporter endpoint", _TRACING.otel_exporter_endpoint),
     Flag("tracing-sampler", "OTEL_TRACES_SAMPLER", _TRACING.sampler),
     Flag("tracing-sampler-arg", "OTEL_TRACES_SAMPLER_ARG", _TRACING.sampler_arg),
@@ -111,7 +86,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("resync-period", "seconds between reconciles of every ModelService", 300.0, float),
     Flag("discovery-period", "seconds between checks for newly installed CRDs", 30.0, float),
     Flag("watch-timeout", "seconds before a watch is renewed", 300, int),
-    Flag("leader-elect", "hold a Lease so only one replica reconciles", False, _bool),
+    Flag("leader-elect", "hold a Lease so only one replica reconciles", False, parse_bool),
     Flag("leader-election-id", "name of the Lease", LEASE_NAME),
     Flag("leader-election-namespace", "namespace of the Lease; default: the pod's"),
     Flag("lease-duration", "seconds a standby waits before taking over", 15.0, float),
@@ -124,41 +99,19 @@ FLAGS: tuple[Flag, ...] = (
 )
 
 
-def env_name(flag: str) -> str:
-    return ENV_PREFIX + flag.upper().replace("-", "_")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reconciler", description="ModelService reconciler.")
-    for f in FLAGS:
-        kwargs: dict[str, Any] = {"help": f"{f.help} [env {env_name(f.name)}]", "type": f.convert}
-        if f.repeat:
-            kwargs["action"] = "append"
-        parser.add_argument(f"--{f.name}", **kwargs)
-    return parser
+FLAG_SET = FlagSet(ENV_PREFIX, FLAGS, prog="python -m reconciler", description="ModelService reconciler.")
+env_name = FLAG_SET.env_name
+build_parser = FLAG_SET.build_parser
+describe = FLAG_SET.describe
 
 
 def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> ReconcilerConfig:
     """Flags over environment over defaults; a bad value exits with argparse's usage message."""
-    parser = build_parser()
-    args = vars(parser.parse_args(argv))
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for f in FLAGS:
-        key = f.name.replace("-", "_")
-        value = args.get(key)
-        raw = env.get(env_name(f.name))
-        if value is None and raw is not None:
-            try:
-                parts = [v.strip() for v in raw.split(",") if v.strip()]
-                value = [f.convert(v) for v in parts] if f.repeat else f.convert(raw)
-            except (ValueError, argparse.ArgumentTypeError) as e:
-                parser.error(f"{env_name(f.name)}={raw!r}: {e}")
-        values[key] = f.default if value is None else value
+    values = FLAG_SET.parse(argv, environ)
     try:
-        return _config(values, env)
+        return _config(values, os.environ if environ is None else environ)
     except ValueError as e:
-        parser.error(str(e))
+        FLAG_SET.fail(str(e))
 
 
 def _config(v: dict[str, Any], env: Mapping[str, str]) -> ReconcilerConfig:
@@ -237,9 +190,3 @@ def parse_bind(address: str) -> tuple[str, int] | None:
     if not sep or not port.isdigit():
         raise ValueError(f"bind address must be host:port, :port or 0, got {address!r}")
     return host or "0.0.0.0", int(port)
-
-
-def describe() -> str:
-    """A Markdown table of every flag, its environment variable and default."""
-    rows = [f"| `--{f.name}` | `{env_name(f.name)}` | `{f.default!r}` | {f.help} |" for f in FLAGS]
-    return "\n".join(["| flag | environment | default | meaning |", "| --- | --- | --- | --- |", *rows])
