@@ -32,11 +32,19 @@ def _all_ready(cluster: LocalCluster, names: list[str]) -> bool:
     return all(condition(get(cluster, "ModelService", n), "Ready").get("status") == "True" for n in names)
 
 
-async def _quiet(r: Running) -> None:
+async def _quiet(r: Running, *, rewatching: bool = False) -> None:
+    """After convergence a resync makes no request.
+
+    With ``rewatching``, informers may still be re-opening their watches with backoff after an API
+    server restart; a watch being re-established is the informer's, not a request of a reconcile.
+    """
     await r.idle(10)
     r.mark()
     await r.resync(10)
-    assert r.since_mark() == {}, "after convergence a resync makes no request"
+    made = r.since_mark()
+    if rewatching:
+        made = {k: v for k, v in made.items() if k[0] != "watch"}
+    assert made == {}, "after convergence a resync makes no request"
 
 
 async def test_conflicts_server_errors_and_throttling_do_not_stop_convergence(cluster: LocalCluster) -> None:
@@ -86,4 +94,4 @@ async def test_cut_and_expired_watches_and_a_restart_lose_no_change(
         await cluster.create(model_service("c"))  # written while nothing can watch
         await restarting
         await wait_for(lambda: _all_ready(cluster, ["a", "b", "c"]), 15, message="after the restart")
-        await _quiet(r)
+        await _quiet(r, rewatching=True)
