@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # The stamp carries a hash of pyproject.toml so a dependency change reinstalls.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: test lint typecheck pytest demo crd render bench clean kubectl
+.PHONY: test lint typecheck pytest demo crd render bench clean testbed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# kubectl drives the end-to-end tests; install the distribution's client when none is on PATH.
-kubectl:
-	@command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; }
-	@command -v kubectl >/dev/null
+# The control plane's programs (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok): taken from $$KUBEBUILDER_ASSETS or built once with Go into ~/.cache, with progress.
+testbed: $(STAMP)
+	@$(BIN)/python -m testbed build
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) kubectl
+pytest: $(STAMP) testbed
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -44,7 +44,7 @@ render: $(STAMP)
 	@for f in examples/*.yaml; do echo "### $$f"; $(BIN)/python -m shared render -f $$f || exit 1; done
 
 # The API server, webhook and reconciler as local processes; kubectl applies the examples.
-demo: $(STAMP) kubectl
+demo: $(STAMP) testbed
 	@$(BIN)/python -m demo
 
 clean:

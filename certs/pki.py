@@ -136,6 +136,43 @@ def issue_serving_cert(
     return KeyPair(_cert_pem(cert), _key_pem(key))
 
 
+def issue_client_cert(
+    ca: KeyPair,
+    common_name: str,
+    organizations: Sequence[str] = (),
+    *,
+    key_type: KeyType = "ecdsa-p256",
+    lifetime: dt.timedelta = SERVING_LIFETIME,
+    now: dt.datetime | None = None,
+) -> KeyPair:
+    """A TLS client certificate signed by `ca`: Kubernetes reads the user from the common name and
+    the groups from the organizations."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = _load_key(ca.key_pem)
+    key = generate_key(key_type)
+    start = _now(now) - BACKDATE
+    end = min(start + lifetime, ca_cert.not_valid_after_utc)
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(subject))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return KeyPair(_cert_pem(cert), _key_pem(key))
+
+
 def renew_serving_cert(
     ca: KeyPair,
     current: KeyPair,

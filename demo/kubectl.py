@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from demo.waiting import DemoError
+from testbed.binaries import BinariesError, ensure_binaries
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -33,10 +34,11 @@ class Result:
 
 
 def find_kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        raise DemoError("kubectl is not on PATH; `make kubectl` installs the distribution's client")
-    return path
+    """The kubectl built with the control plane (same version as its API server)."""
+    try:
+        return str(ensure_binaries(progress=lambda line: print(line, file=sys.stderr, flush=True)).kubectl)
+    except BinariesError as e:
+        raise DemoError(str(e)) from e
 
 
 class Kubectl:

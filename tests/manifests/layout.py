@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from testbed.binaries import ensure_binaries
 
 Manifest = dict[str, Any]
 
@@ -89,13 +91,8 @@ def resource_files(root: Path = MANIFESTS) -> list[Path]:
 
 
 def kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail(
-            "kubectl is not on PATH; the manifest tests render with `kubectl kustomize`. "
-            "Install it with `make kubectl` (Debian package kubernetes-client)."
-        )
-    return path
+    """The kubectl built with the test control plane (`make testbed` builds it)."""
+    return str(ensure_binaries(progress=lambda line: print(line, file=sys.__stderr__, flush=True)).kubectl)
 
 
 def render(directory: Path) -> list[Manifest]:
