@@ -70,6 +70,12 @@ class LeaderElector:
         self._lease: Manifest | None = None
         self.is_leader = False
         self.elected = asyncio.Event()
+        self._lock = asyncio.Lock()
+        """One attempt or release at a time: a release waits for a renewal in flight, so it writes
+        over the Lease as that renewal left it instead of failing on a stale resourceVersion."""
+        self._released = False
+        """Released on shutdown: later attempts (the renew loop may still be running) must not take
+        the Lease back."""
 
     @property
     def identity(self) -> str:
@@ -93,11 +99,14 @@ class LeaderElector:
 
     async def try_acquire_or_renew(self) -> bool:
         """One attempt; True if we hold the Lease afterwards. API failures count as a failed attempt."""
-        try:
-            return await self._attempt()
-        except ApiError as e:
-            log.warning("lease attempt failed", extra={"lease": self._config.name, "error": str(e)})
-            return False
+        async with self._lock:
+            if self._released:
+                return False
+            try:
+                return await self._attempt()
+            except ApiError as e:
+                log.warning("lease attempt failed", extra={"lease": self._config.name, "error": str(e)})
+                return False
 
     async def _attempt(self) -> bool:
         now = format_micro_time(self._clock.now())
@@ -127,18 +136,22 @@ class LeaderElector:
         return True
 
     async def release(self) -> None:
-        """Give the Lease up (clear holderIdentity) if we hold it; failures are logged, not raised."""
-        if not self.is_leader or self._lease is None:
-            return
-        self._set_leader(False)
-        spec = dict(self._lease.get("spec") or {})
-        spec.update(holderIdentity="", leaseDurationSeconds=1, renewTime=format_micro_time(self._clock.now()))
-        try:
-            await self._client.replace(LEASES, {**self._lease, "spec": spec})
-        except ApiError as e:
-            log.warning("could not release lease", extra={"lease": self._config.name, "error": str(e)})
-        else:
-            log.info("released lease", extra={"lease": self._config.name})
+        """Give the Lease up (clear holderIdentity) if we hold it, and campaign no more; failures are
+        logged, not raised."""
+        async with self._lock:
+            self._released = True
+            if not self.is_leader or self._lease is None:
+                return
+            self._set_leader(False)
+            spec = dict(self._lease.get("spec") or {})
+            now = format_micro_time(self._clock.now())
+            spec.update(holderIdentity="", leaseDurationSeconds=1, renewTime=now)
+            try:
+                await self._client.replace(LEASES, {**self._lease, "spec": spec})
+            except ApiError as e:
+                log.warning("could not release lease", extra={"lease": self._config.name, "error": str(e)})
+            else:
+                log.info("released lease", extra={"lease": self._config.name})
 
     def _lease_seconds(self, spec: Mapping[str, Any]) -> float:
         return float(spec.get("leaseDurationSeconds") or self._config.lease_duration)

@@ -8,77 +8,84 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from localcluster.cluster import LocalCluster
-from reconciler.kube import Client, ClientConfig
+from reconciler.kube import Client
 from reconciler.leader import LEASES, LeaderElector, LeaseConfig
 from reconciler.manager import LeadershipLost
 from tests.reconciler.fakeclock import ManualClock
 from tests.reconciler.harness import Running, condition, get, model_service, running_reconciler, wait_for
+from tests.support.cluster import Cluster
 
 LEASE = "model-operator-leader-election"
 
 
-def _config(identity: str, **timing: float) -> LeaseConfig:
-    return LeaseConfig(name=LEASE, namespace="default", identity=identity, **timing)
+def _config(namespace: str, identity: str, **timing: float) -> LeaseConfig:
+    return LeaseConfig(name=LEASE, namespace=namespace, identity=identity, **timing)
 
 
 @pytest.fixture
-async def client(cluster: LocalCluster) -> AsyncIterator[Client]:
-    async with Client(ClientConfig(host=cluster.url)) as c:
+async def client(cluster: Cluster) -> AsyncIterator[Client]:
+    """The candidates' client, through the fault proxy."""
+    async with Client(cluster.client_config()) as c:
         yield c
 
 
-async def _holder(client: Client) -> str:
-    lease = await client.get(LEASES, LEASE, "default")
+async def _holder(client: Client, namespace: str) -> str:
+    lease = await client.get(LEASES, LEASE, namespace)
     return str(lease["spec"].get("holderIdentity") or "")
 
 
-async def test_the_first_candidate_creates_the_lease_and_a_second_waits_for_expiry(client: Client) -> None:
+async def test_the_first_candidate_creates_the_lease_and_a_second_waits_for_expiry(
+    cluster: Cluster, client: Client
+) -> None:
+    ns = cluster.namespace
     clock = ManualClock()
-    a = LeaderElector(client, _config("a"), clock)
-    b = LeaderElector(client, _config("b"), clock)
+    a = LeaderElector(client, _config(ns, "a"), clock)
+    b = LeaderElector(client, _config(ns, "b"), clock)
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()
     clock.advance(14.9)
     assert not await b.try_acquire_or_renew(), "the lease is valid for 15 s after b first saw it"
     clock.advance(0.2)
     assert await b.try_acquire_or_renew(), "unchanged for the lease duration: expired"
-    assert await _holder(client) == "b"
+    assert await _holder(client, ns) == "b"
     assert not await a.try_acquire_or_renew(), "the old leader sees b's fresh record"
-    lease = await client.get(LEASES, LEASE, "default")
+    lease = await client.get(LEASES, LEASE, ns)
     assert lease["spec"]["leaseTransitions"] == 1
     assert lease["spec"]["leaseDurationSeconds"] == 15
 
 
-async def test_renewals_keep_a_standby_out(client: Client) -> None:
+async def test_renewals_keep_a_standby_out(cluster: Cluster, client: Client) -> None:
+    ns = cluster.namespace
     clock = ManualClock()
-    a = LeaderElector(client, _config("a"), clock)
-    b = LeaderElector(client, _config("b"), clock)
+    a = LeaderElector(client, _config(ns, "a"), clock)
+    b = LeaderElector(client, _config(ns, "b"), clock)
     assert await a.try_acquire_or_renew()
     for _ in range(20):
         clock.advance(2.0)  # 40 s in all, well past one lease duration
         assert await a.try_acquire_or_renew()
         assert not await b.try_acquire_or_renew()
-    assert await _holder(client) == "a"
+    assert await _holder(client, ns) == "a"
 
 
-async def test_a_released_lease_is_taken_at_once(client: Client) -> None:
+async def test_a_released_lease_is_taken_at_once(cluster: Cluster, client: Client) -> None:
+    ns = cluster.namespace
     clock = ManualClock()
-    a = LeaderElector(client, _config("a"), clock)
-    b = LeaderElector(client, _config("b"), clock)
+    a = LeaderElector(client, _config(ns, "a"), clock)
+    b = LeaderElector(client, _config(ns, "b"), clock)
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()
     a.is_leader = True
     await a.release()
-    assert await _holder(client) == ""
+    assert await _holder(client, ns) == ""
     assert await b.try_acquire_or_renew(), "no need to wait for expiry"
 
 
 async def test_the_leader_steps_down_when_it_cannot_renew_before_the_deadline(
-    client: Client, cluster: LocalCluster
+    client: Client, cluster: Cluster
 ) -> None:
     clock = ManualClock()
-    elector = LeaderElector(client, _config("a", lease_duration=15, renew_deadline=10, retry_period=2), clock)
+    config = _config(cluster.namespace, "a", lease_duration=15, renew_deadline=10, retry_period=2)
+    elector = LeaderElector(client, config, clock)
     running = asyncio.create_task(elector.run())
     await wait_for(lambda: elector.is_leader)
     cluster.faults.add(verbs={"update", "get"}, resource="leases", code=500)
@@ -94,23 +101,45 @@ async def test_the_leader_steps_down_when_it_cannot_renew_before_the_deadline(
     assert waited == 10.0, "it stepped down at the first failed attempt past the 10 s deadline"
 
 
+async def test_a_release_waits_for_a_renewal_in_flight_and_stays_released(
+    cluster: Cluster, client: Client
+) -> None:
+    clock = ManualClock()
+    elector = LeaderElector(client, _config(cluster.namespace, "a"), clock)
+    running = asyncio.create_task(elector.run())
+    try:
+        await wait_for(lambda: elector.is_leader and clock.pending_timers == 1, message="a renewing leader")
+        slow_read = cluster.faults.add(verbs={"get"}, resource="leases", latency=0.5, times=1)
+        clock.advance(2.0)
+        await wait_for(lambda: slow_read.fired, message="the renewal's read in flight")
+        await elector.release()  # as a graceful shutdown does, with the renew loop still running
+        await wait_for(lambda: clock.pending_timers == 1, message="the renew loop idle again")
+        assert await _holder(client, cluster.namespace) == "", "released, and not taken back"
+        clock.advance(2.0)
+        await wait_for(lambda: clock.pending_timers == 1, message="the next attempt")
+        assert await _holder(client, cluster.namespace) == ""
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
 def test_timing_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="lease duration > renew deadline > retry period"):
-        _config("a", lease_duration=5, renew_deadline=10, retry_period=2)
+        _config("default", "a", lease_duration=5, renew_deadline=10, retry_period=2)
 
 
 FAST_LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
 
 
-async def _replica(stack: AsyncExitStack, cluster: LocalCluster, identity: str) -> Running:
-    lease = _config(identity, **FAST_LEASE)
+async def _replica(stack: AsyncExitStack, cluster: Cluster, identity: str) -> Running:
+    lease = _config(cluster.namespace, identity, **FAST_LEASE)
     return await stack.enter_async_context(
         running_reconciler(cluster, leader_election=lease, wait_leading=False, instance=identity)
     )
 
 
 async def test_exactly_one_replica_reconciles_and_a_standby_takes_over_a_dead_leader(
-    cluster: LocalCluster,
+    cluster: Cluster,
 ) -> None:
     async with AsyncExitStack() as stack:
         first = await _replica(stack, cluster, "first")
@@ -137,9 +166,7 @@ async def test_exactly_one_replica_reconciles_and_a_standby_takes_over_a_dead_le
         assert standby.manager.controller.reconciles > 0
 
 
-async def test_a_graceful_stop_hands_the_lease_over_without_waiting(
-    cluster: LocalCluster, client: Client
-) -> None:
+async def test_a_graceful_stop_hands_the_lease_over_without_waiting(cluster: Cluster, client: Client) -> None:
     async with AsyncExitStack() as stack:
         first = await _replica(stack, cluster, "first")
         await wait_for(lambda: first.manager.leading)
@@ -147,11 +174,11 @@ async def test_a_graceful_stop_hands_the_lease_over_without_waiting(
         first.manager.stop()
         async with asyncio.timeout(5):
             await first.task
-        assert await _holder(client) in ("", "second")
+        assert await _holder(client, cluster.namespace) in ("", "second")
         await wait_for(lambda: second.manager.leading, 2, "the standby to take over the released lease")
 
 
-async def test_a_leader_that_cannot_renew_stops_its_manager(cluster: LocalCluster) -> None:
+async def test_a_leader_that_cannot_renew_stops_its_manager(cluster: Cluster) -> None:
     async with AsyncExitStack() as stack:
         leader = await _replica(stack, cluster, "only")
         await wait_for(lambda: leader.manager.leading)
