@@ -79,11 +79,13 @@ def epp_resources(picker: EndpointPickerSpec) -> Manifest:
 
 
 def _grpc_probe(service: str, initial_delay: int, period: int) -> Manifest:
-    return {
-        "grpc": {"port": HEALTH_PORT, "service": service},
-        "initialDelaySeconds": initial_delay,
-        "periodSeconds": period,
-    }
+    probe: Manifest = {"grpc": {"port": HEALTH_PORT, "service": service}}
+    # The API server drops a zero delay (the field is omitempty), as Go clients never send it; a
+    # zero here would read as drift against the stored object on every pass.
+    if initial_delay:
+        probe["initialDelaySeconds"] = initial_delay
+    probe["periodSeconds"] = period
+    return probe
 
 
 def _epp_container(ms: ModelService, settings: OperatorSettings, picker: EndpointPickerSpec) -> Manifest:

@@ -87,8 +87,8 @@ EXAMPLE_EPP_DEPLOYMENT: dict[str, Any] = {
                         ],
                         "volumeMounts": [{"name": "epp-config", "mountPath": "/config", "readOnly": True}],
                         "readinessProbe": {
+                            # initialDelaySeconds 0 is left out, as the API server would drop it
                             "grpc": {"port": 9003, "service": "inference-extension"},
-                            "initialDelaySeconds": 0,
                             "periodSeconds": 2,
                         },
                         "livenessProbe": {
