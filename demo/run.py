@@ -24,6 +24,7 @@ from demo.kubectl import find_kubectl
 from demo.processes import Supervisor
 from demo.terminal import INDENT, Console, Steps, seconds
 from demo.waiting import DemoError
+from testbed.binaries import BinariesError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -39,10 +40,11 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--deployment-delay",
+        "--pod-delay",
         type=float,
-        default=1.5,
-        help="seconds a simulated Deployment rollout takes, so the status visibly moves (default 1.5)",
+        default=0.4,
+        help="seconds each step of a fake pod's life takes on the KWOK nodes (scheduled, init "
+        "containers done, ready), so the status visibly moves (default 0.4)",
     )
     parser.add_argument(
         "--keep-workdir",
@@ -64,11 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     supervisor = Supervisor(work_dir / "logs")
     console.print(console.paint("ModelService operator demo", "bold"))
     console.print(
-        console.paint("API server, admission webhook and reconciler as separate local processes", "dim")
+        console.paint(
+            "a real control plane with fake GPU nodes, the admission webhook and the reconciler "
+            "as local processes",
+            "dim",
+        )
     )
     console.print()
     try:
-        code = _run(console, work_dir, supervisor, args.deployment_delay)
+        code = _run(console, work_dir, supervisor, args.pod_delay)
     finally:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
@@ -89,7 +95,7 @@ def _run(console: Console, work_dir: Path, supervisor: Supervisor, delay: float)
             with numbered.step(title) as step:
                 run_step(ctx, step)
             console.print()
-    except DemoError as e:
+    except (DemoError, BinariesError) as e:
         _failure(console, str(e))
         return 1
     except (KeyboardInterrupt, Interrupted) as e:
@@ -110,7 +116,7 @@ def _failure(console: Console, message: str) -> None:
 
 def _clean_up(console: Console, supervisor: Supervisor, work_dir: Path, keep: bool) -> None:
     started = time.monotonic()
-    running = sum(1 for child in supervisor.children if child.alive())
+    running = supervisor.running()
     supervisor.stop_all()
     if keep:
         where = f"kept {work_dir} (logs in {supervisor.log_dir})"

@@ -1,14 +1,16 @@
 """The demo's story, one function per numbered step, sharing a `Context`.
 
-1. certificates  2. webhook  3. API server  4. CRD and webhook configurations
-5. `kubectl apply` the examples (and the invalid one)  6. reconciler  7. status until Ready
-8. the children and `kubectl get modelservices`  9. delete one and watch the cleanup
+1. certificates  2. webhook  3. etcd and kube-apiserver  4. CRD and webhook configurations
+5. controller-manager, scheduler and KWOK's fake GPU nodes  6. `kubectl apply` the examples (and
+the invalid one)  7. reconciler  8. status until Ready  9. the children and `kubectl get
+modelservices`  10. a model too big for any node  11. delete one and watch the cleanup
 
-The webhook starts before the API server because the API server's service host map must name
-the webhook's port, which is only known once the webhook has bound port 0. The examples go in
-before the reconciler starts: admission needs only the webhook, and the status then shows the
-whole way from "no status" through Pending and Running to Ready, with the reconciler picking up
-what was already stored.
+The webhook starts first because the webhook configurations name its address, which is only
+known once it has bound port 0. The operator's CRD goes in before the controller-manager starts,
+so the real garbage collector knows the kind from its first moment. The examples go in before
+the reconciler starts: admission needs only the webhook, and the status then shows the whole way
+from "no status" through Pending and Running to Ready, with the reconciler picking up what was
+already stored.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ INVALID = "examples/invalid/broken.yaml"
 DEFAULTED = "examples/minimal.yaml"
 EXAMPLE_NAMESPACE = "llm"
 DELETED = "qwen3-32b-pd"
+TOO_BIG = "too-big"
+TOO_BIG_GPUS = 16
 READY_TIMEOUT = 45.0
 CLEANUP_TIMEOUT = 30.0
+SCHEDULING_TIMEOUT = 30.0
 
 
 @dataclass
@@ -48,7 +53,7 @@ class Context:
     console: Console
     work_dir: Path
     supervisor: Supervisor
-    deployment_delay: float
+    pod_delay: float
     certs: topology.CertFiles | None = None
     webhook: topology.Webhook | None = None
     cluster: topology.Cluster | None = None
@@ -79,28 +84,45 @@ def start_webhook(ctx: Context, step: Step) -> None:
 
 
 def start_api_server(ctx: Context, step: Step) -> None:
-    assert ctx.webhook is not None
     step.activity = "waiting for /readyz"
-    kubeconfig = ctx.work_dir / "kubeconfig"
-    cluster = topology.Cluster.start(ctx.supervisor, kubeconfig, ctx.webhook.address, ctx.deployment_delay)
-    ctx.cluster = cluster.wait_ready()
-    ctx.kubectl = Kubectl(kubeconfig, ctx.work_dir / "kube-cache", cwd=REPO_ROOT)
-    ctx.kube = Kube(kubeconfig, ctx.work_dir / "client-cache")
-    step.note(f"{cluster.url}  pid {cluster.child.pid}")
-    step.note(f"service host map: {topology.SERVICE_KEY} -> {ctx.webhook.address}")
-    step.note(
-        f"simulated Deployment rollouts take {ctx.deployment_delay:g}s; third-party CRD stubs installed"
-    )
+    cluster = topology.Cluster.start(ctx.supervisor, ctx.work_dir, ctx.pod_delay)
+    ctx.cluster = cluster
+    ctx.kubectl = Kubectl(cluster.kubeconfig, ctx.work_dir / "kube-cache", cwd=REPO_ROOT)
+    ctx.kube = Kube(cluster.kubeconfig, ctx.work_dir / "client-cache")
+    for name, child in cluster.control_plane.children.items():
+        step.note(f"{name:<15} pid {child.pid}")
+    step.note(f"{cluster.url}  (TLS; RBAC and Node authorization; admission calls webhooks over TLS)")
+    step.note("platform CRDs present: InferencePool, HTTPRoute, DestinationRule, PodMonitor, ServiceMonitor")
 
 
 def install(ctx: Context, step: Step) -> None:
-    assert ctx.certs is not None
+    assert ctx.certs is not None and ctx.webhook is not None
     kubectl = ctx.need_kubectl()
-    lines = topology.install(kubectl, ctx.certs, ctx.work_dir)
+    lines = topology.install(kubectl, ctx.certs, ctx.work_dir, ctx.webhook.address)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": EXAMPLE_NAMESPACE}}
     lines += kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace)).check().stdout.splitlines()
-    step.note("manifests/ as they are, with the CA bundle filled in:")
+    step.note(
+        f"manifests/ with the CA bundle filled in and the webhook Service as https://{ctx.webhook.address}:"
+    )
     for line in lines:
+        step.note("  " + line)
+
+
+def start_workers(ctx: Context, step: Step) -> None:
+    assert ctx.cluster is not None
+    step.activity = "waiting for the nodes to become Ready"
+    ctx.cluster.start_workers()
+    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        step.note(f"{name:<23} pid {ctx.cluster.control_plane.children[name].pid}")
+    result = ctx.need_kubectl()(
+        "get",
+        "nodes",
+        "-o",
+        "custom-columns=NODE:.metadata.name,READY:.status.conditions[?(@.type=='Ready')].status,"
+        "CPU:.status.allocatable.cpu,"
+        "NVIDIA:.status.allocatable.nvidia\\.com/gpu,AMD:.status.allocatable.amd\\.com/gpu",
+    ).check()
+    for line in result.stdout.splitlines():
         step.note("  " + line)
 
 
@@ -222,6 +244,48 @@ def show_children(ctx: Context, step: Step) -> None:
     )
 
 
+def too_big(ctx: Context, step: Step) -> None:
+    """A model asking for more accelerators per pod than any node has: its pods stay Pending, and
+    the scheduler says why."""
+    minimal = yaml.safe_load((REPO_ROOT / DEFAULTED).read_text())
+    obj = {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND,
+        "metadata": {"name": TOO_BIG, "namespace": EXAMPLE_NAMESPACE},
+        "spec": {**minimal["spec"], "decode": {"replicas": 1, "parallelism": {"tensor": TOO_BIG_GPUS}}},
+    }
+    shown = f"kubectl apply -f -   # {DEFAULTED} as {TOO_BIG}, decode.parallelism.tensor: {TOO_BIG_GPUS}"
+    result = ctx.need_kubectl()("apply", "-f", "-", stdin=yaml.safe_dump(obj)).check()
+    _command(ctx, step, shown, result.stdout, result.stderr)
+    step.activity = "waiting for the scheduler's verdict"
+    selector = f"app.kubernetes.io/name={TOO_BIG}"
+    kube = ctx.need_kube()
+
+    def unschedulable() -> tuple[str, str] | None:
+        for pod in kube.list("v1", "Pod", EXAMPLE_NAMESPACE, label_selector=selector):
+            for c in (pod.get("status") or {}).get("conditions") or ():
+                if c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable":
+                    return pod["metadata"]["name"], str(c.get("message", ""))
+        return None
+
+    pod, message = wait_for(
+        unschedulable, timeout=SCHEDULING_TIMEOUT, what=f"the pods of {TOO_BIG} to be judged"
+    )
+    step.note(f"pod {pod}: Pending, {ctx.console.paint('Unschedulable', 'yellow')}")
+    step.note(f"  the scheduler: {message.split('. ')[0]}.")
+    status = wait_for(
+        lambda: (kube.get(api.API_VERSION, api.KIND, TOO_BIG, EXAMPLE_NAMESPACE) or {}).get("status") or None,
+        timeout=SCHEDULING_TIMEOUT,
+        what=f"the reconciler to report on {TOO_BIG}",
+    )
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
+    step.note(
+        f"ModelService {TOO_BIG}: phase {status.get('phase', 'unset')}, Ready {ready.get('status', 'unset')}"
+        f" ({ready.get('reason', '')})"
+    )
+    step.note(ctx.console.paint(f"  each fake node has 8 GPUs; {TOO_BIG_GPUS} per pod never fit", "dim"))
+
+
 def delete_one(ctx: Context, step: Step) -> None:
     kube, kubectl = ctx.need_kube(), ctx.need_kubectl()
     namespace = EXAMPLE_NAMESPACE
@@ -273,11 +337,13 @@ def since(started: float) -> str:
 STEPS: tuple[tuple[str, Callable[[Context, Step], None]], ...] = (
     ("Generating certificates", generate_certificates),
     ("Starting the admission webhook", start_webhook),
-    ("Starting the local API server", start_api_server),
+    ("Starting etcd and kube-apiserver", start_api_server),
     ("Installing the CRD and webhook configurations", install),
+    ("Starting the controller-manager, scheduler and fake GPU nodes (KWOK)", start_workers),
     ("Applying the examples with kubectl", apply_examples),
     ("Starting the reconciler", start_reconciler),
     ("Waiting for every ModelService to become Ready", watch_ready),
     ("Showing what the operator created", show_children),
+    ("Asking for more GPUs than any node has", too_big),
     (f"Deleting {DELETED} and watching the cleanup", delete_one),
 )

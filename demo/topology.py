@@ -1,13 +1,15 @@
-"""The system on one machine: certificates, webhook, local API server and reconciler processes.
+"""The system on one machine: certificates, a real control plane, webhook and reconciler processes.
 
 Every service binds port 0 and announces the port it got in its log; `start` returns at once
 and `wait_ready` reads the port back and then polls `/readyz` (over verified TLS for the
 webhook), so several processes can start in parallel and be awaited afterwards.
 
-The webhook configurations installed are the ones in `manifests/`, unchanged except for the CA
-bundle; they name the Service `modelservice-webhook.modelservice-system:443`, which the local
-API server resolves through its service host map to wherever the webhook (or a stand-in for a
-Service in front of several replicas) listens.
+The webhook configurations installed are the ones in `manifests/` with the CA bundle filled in
+and one change: they name the Service `modelservice-webhook.modelservice-system:443`, which a
+cluster routes through kube-proxy to the webhook pods. Here no kube-proxy runs and Endpoints may
+not point at loopback addresses, so `clientConfig.service` becomes `clientConfig.url` on
+127.0.0.1 (where the webhook, or a stand-in for a Service in front of several replicas, listens).
+The serving certificate names 127.0.0.1, so the API server still verifies it against the CA.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import shutil
 import ssl
 import urllib.error
 import urllib.request
@@ -23,15 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from certs import cli as certs_cli
 from demo.kubectl import Kubectl
 from demo.processes import REPO_ROOT, Child, Supervisor
 from demo.waiting import DemoError, wait_for
+from testbed import ControlPlane, Options
+from testbed.crds import third_party_crds
 
 SERVICE_NAME = "modelservice-webhook"
 SERVICE_NAMESPACE = "modelservice-system"
-SERVICE_KEY = f"{SERVICE_NAME}.{SERVICE_NAMESPACE}:443"
-"""How the webhook configurations' `clientConfig.service` appears in the service host map."""
 SERVICE_DNS_NAME = f"{SERVICE_NAME}.{SERVICE_NAMESPACE}.svc"
 """The name the API server verifies the webhook's certificate against."""
 
@@ -87,10 +90,19 @@ def create_certs(directory: Path) -> CertFiles:
     return CertFiles(directory)
 
 
-def webhook_configurations(certs: CertFiles, out_dir: Path) -> list[Path]:
-    """Copies of the manifests' webhook configurations with the CA bundle injected."""
+def webhook_configurations(certs: CertFiles, out_dir: Path, address: str) -> list[Path]:
+    """Copies of the manifests' webhook configurations with the CA bundle injected and the
+    Service reference replaced by `https://{address}` with the same path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    copies = [Path(shutil.copy(path, out_dir / path.name)) for path in WEBHOOK_CONFIG_FILES]
+    copies = []
+    for path in WEBHOOK_CONFIG_FILES:
+        config = yaml.safe_load(path.read_text())
+        for webhook in config.get("webhooks") or ():
+            service = webhook["clientConfig"].pop("service")
+            webhook["clientConfig"]["url"] = f"https://{address}{service.get('path', '/')}"
+        copy = out_dir / path.name
+        copy.write_text(yaml.safe_dump(config, sort_keys=False))
+        copies.append(copy)
     _run_certs(["inject-ca", "--ca", str(certs.ca), *map(str, copies)])
     return copies
 
@@ -167,32 +179,33 @@ class Webhook:
 
 
 class Cluster:
-    """`python -m localcluster` with simulated Deployments and the third-party CRD stubs."""
+    """The real control plane: etcd, kube-apiserver, controller-manager, scheduler and KWOK with
+    fake GPU nodes, its processes under the supervisor; the platform's third-party CRDs (stand-ins)
+    are there from the start, as on a cluster prepared for the operator."""
 
-    def __init__(self, child: Child, kubeconfig: Path) -> None:
-        self.child = child
-        self.kubeconfig = kubeconfig
-        self.url = ""
+    def __init__(self, control_plane: ControlPlane) -> None:
+        self.control_plane = control_plane
 
     @classmethod
-    def start(
-        cls,
-        supervisor: Supervisor,
-        kubeconfig: Path,
-        webhook_address: str | None = None,
-        deployment_delay: float = 0.0,
-        name: str = "apiserver",
-    ) -> Cluster:
-        args = ["--port=0", f"--kubeconfig={kubeconfig}", "--controllers", "--third-party-crds"]
-        args.append(f"--deployment-delay={deployment_delay}")
-        if webhook_address is not None:
-            args.append(f"--service-host={SERVICE_KEY}={webhook_address}")
-        return cls(supervisor.python(name, "localcluster", args), kubeconfig)
+    def start(cls, supervisor: Supervisor, work_dir: Path, pod_delay: float = 0.1) -> Cluster:
+        """etcd and kube-apiserver, serving; the workers start with `start_workers`."""
+        delay_ms = int(pod_delay * 1000)
+        options = Options(crds=third_party_crds(), stage_delay_ms=delay_ms, stage_jitter_ms=delay_ms)
+        control_plane = ControlPlane(work_dir, options=options)
+        supervisor.control_planes.append(control_plane)
+        control_plane.start_api()
+        return cls(control_plane)
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT, on_poll: OnPoll = None) -> Cluster:
-        self.url = self.child.wait_for_log(r"serving on (http://\S+)", timeout, on_poll).group(1)
-        _wait_ready(self.child, f"{self.url}/readyz", timeout, on_poll)
-        return self
+    def start_workers(self) -> None:
+        self.control_plane.start_workers()
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.control_plane.kubeconfig
+
+    @property
+    def url(self) -> str:
+        return self.control_plane.url
 
 
 class Reconciler:
@@ -225,8 +238,12 @@ class Reconciler:
         return self
 
 
-def install(kubectl: Kubectl, certs: CertFiles, work_dir: Path) -> list[str]:
+def install(kubectl: Kubectl, certs: CertFiles, work_dir: Path, webhook_address: str) -> list[str]:
     """Apply the CRD, the operator namespace and the webhook configurations; kubectl's output lines."""
-    files = [CRD_FILE, NAMESPACE_FILE, *webhook_configurations(certs, work_dir / "webhook-configurations")]
+    configurations = webhook_configurations(certs, work_dir / "webhook-configurations", webhook_address)
+    files = [CRD_FILE, NAMESPACE_FILE, *configurations]
     result = kubectl("apply", *(f"--filename={path}" for path in files)).check()
+    # ModelServices can be applied once the API server serves the new kind.
+    crd = f"customresourcedefinition/{yaml.safe_load(CRD_FILE.read_text())['metadata']['name']}"
+    kubectl("wait", "--for=condition=Established", "--timeout=30s", crd, timeout=40).check()
     return result.stdout.splitlines()

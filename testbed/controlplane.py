@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import serialization
 
 from certs import pki
 from testbed.binaries import Binaries, ensure_binaries, kwok_stages
-from testbed.processes import Child, TestbedError, stop_all, wait_for
+from testbed.processes import Child, TestbedError, deferred_signals, stop_all, wait_for
 
 Manifest = dict[str, Any]
 
@@ -58,6 +58,7 @@ KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_CUSTOM_STATUS_ANNOTATION = "kwok.x-k8s.io/status"
 """``kwok.x-k8s.io/status: custom`` on a Pod: KWOK leaves its status to the test."""
 START_TIMEOUT = 90.0
+STOP_GRACE = 2.0
 
 CONTROLLERS = (
     "garbage-collector-controller",
@@ -88,25 +89,20 @@ class NodeSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+NVIDIA_LABELS = {
+    "nvidia.com/gpu.present": "true",
+    "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+    "nvidia.com/gpu.count": "8",
+}
+"""What NVIDIA's GPU feature discovery puts on such a node; models select on the product."""
+GPU_NODE = {"cpu": "64", "memory": "1Ti", "pods": "110"}
+
 DEFAULT_NODES = (
-    NodeSpec(
-        "gpu-nvidia-0",
-        {"cpu": "64", "memory": "512Gi", "pods": "110", "nvidia.com/gpu": "8"},
-        {"nvidia.com/gpu.present": "true"},
-    ),
-    NodeSpec(
-        "gpu-nvidia-1",
-        {"cpu": "64", "memory": "512Gi", "pods": "110", "nvidia.com/gpu": "8"},
-        {"nvidia.com/gpu.present": "true"},
-    ),
-    NodeSpec(
-        "gpu-amd-0",
-        {"cpu": "64", "memory": "512Gi", "pods": "110", "amd.com/gpu": "8"},
-        {"amd.com/gpu.present": "true"},
-    ),
+    *(NodeSpec(f"gpu-nvidia-{i}", {**GPU_NODE, "nvidia.com/gpu": "8"}, NVIDIA_LABELS) for i in range(4)),
+    NodeSpec("gpu-amd-0", {**GPU_NODE, "amd.com/gpu": "8"}, {"amd.com/gpu.present": "true"}),
     NodeSpec("cpu-0", {"cpu": "32", "memory": "128Gi", "pods": "110"}),
 )
-"""Two NVIDIA nodes and one AMD node with eight accelerators each, and a CPU-only node."""
+"""Four NVIDIA nodes and one AMD node with eight accelerators each, and a CPU-only node."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +117,9 @@ class Options:
     """Each KWOK lifecycle step (Pod created, init containers done, Ready) takes this long."""
     stage_jitter_ms: int = 200
     extra_apiserver_args: Sequence[str] = ()
+    crds: Sequence[Manifest] = ()
+    """Installed before the controller-manager starts, so its garbage collector knows their kinds
+    from the first moment (it looks for new kinds only every 30 seconds)."""
 
 
 def free_port() -> int:
@@ -187,6 +186,16 @@ class ControlPlane:
         self.stop()
 
     def start(self) -> None:
+        """Everything: `start_api` and then `start_workers`."""
+        self.start_api()
+        self.start_workers()
+
+    def start_api(self) -> None:
+        """Certificates, etcd, kube-apiserver and the CRDs of `Options.crds`; no controllers yet.
+
+        The demo installs the operator's CRD between the two halves, as an administrator installs
+        it before anything depends on it; the garbage collector then knows its kind from the start.
+        """
         try:
             # Always a new cluster: etcd data left by an earlier run in the same folder would
             # bring back its nodes and namespaces.
@@ -195,6 +204,14 @@ class ControlPlane:
             self.start_etcd()
             self.start_apiserver()
             self._write_kubeconfigs()
+            self.install_crds(self.options.crds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_workers(self) -> None:
+        """The controller-manager, the scheduler and KWOK with its Ready fake nodes."""
+        try:
             if self.options.controller_manager:
                 self._start_controller_manager()
             if self.options.scheduler:
@@ -211,13 +228,17 @@ class ControlPlane:
             self.stop()
             raise
 
-    def stop(self) -> None:
-        """Stop every process by its id, newest first; logs stay in `log_dir`."""
-        stop_all(list(reversed(self.children.values())))
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop every process by its id, newest first; logs stay in `log_dir`. Nothing here is
+        worth a long drain: what has not ended after `grace` seconds is killed."""
+        # etcd goes last: an API server whose store vanished mid-shutdown waits for it in vain.
+        stop_all([c for n, c in reversed(self.children.items()) if n != "etcd"], grace)
+        stop_all([c for n, c in self.children.items() if n == "etcd"], grace)
 
     def _child(self, name: str, argv: Sequence[str]) -> Child:
-        child = Child(name, argv, self.log_dir / f"{name}.log", cwd=self.work_dir)
-        self.children[name] = child
+        with deferred_signals():
+            child = Child(name, argv, self.log_dir / f"{name}.log", cwd=self.work_dir)
+            self.children[name] = child
         return child
 
     def logs(self, lines: int = 20) -> str:
@@ -378,6 +399,9 @@ class ControlPlane:
                 "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 "--authorization-mode=Node,RBAC",
+                # Added to the default chain, as hardened clusters run it: an owner reference that
+                # blocks the owner's deletion needs `update` on the owner's finalizers.
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 f"--service-account-key-file={p / 'sa.pub'}",
                 f"--service-account-signing-key-file={p / 'sa.key'}",
@@ -470,7 +494,28 @@ class ControlPlane:
             ],
         )
 
-    # ----- nodes and namespaces ----------------------------------------------------------------------
+    # ----- custom resources, nodes and namespaces -----------------------------------------------------
+
+    def install_crds(self, crds: Sequence[Manifest], timeout: float = START_TIMEOUT) -> None:
+        """Create each CRD unless it exists, then wait until every one is Established."""
+        for crd in crds:
+            try:
+                self.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+            except ApiError as e:
+                if e.code != 409:
+                    raise
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            wait_for(
+                lambda name=name: self._established(name),  # type: ignore[misc]
+                timeout=timeout,
+                what=f"CRD {name} to be Established",
+            )
+
+    def _established(self, name: str) -> bool | None:
+        crd = self.api("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        conditions = crd.get("status", {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions) or None
 
     def create_node(self, node: NodeSpec) -> None:
         capacity = dict(node.capacity)
@@ -626,8 +671,12 @@ def write_kubeconfig(path: Path, server: str, ca_file: str, user: Mapping[str, s
 
 
 def kwok_config(stage_files: Sequence[Path], delay_ms: int, jitter_ms: int) -> str:
-    """KWOK's stages with every delay replaced by `delay_ms` (plus up to `jitter_ms`): the published
-    ones wait a second plus up to five per step, which would make each test wait a minute."""
+    """KWOK's stages with every delay replaced by `delay_ms` plus up to `jitter_ms`.
+
+    The published ones wait a second plus up to five per step, which would make each test wait a
+    minute, and remove a deleted Pod at a random moment before its grace period ends (up to 30 s
+    and more), as if no container ever exited on SIGTERM; here Pods go as promptly as they come.
+    """
     documents: list[Manifest] = []
     for path in stage_files:
         for doc in yaml.safe_load_all(path.read_text()):
@@ -636,8 +685,10 @@ def kwok_config(stage_files: Sequence[Path], delay_ms: int, jitter_ms: int) -> s
             delay = doc.get("spec", {}).get("delay")
             if delay is not None:
                 delay["durationMilliseconds"] = delay_ms
-                if "jitterDurationMilliseconds" in delay:
-                    delay["jitterDurationMilliseconds"] = jitter_ms
+                delay["jitterDurationMilliseconds"] = jitter_ms
+                jitter_from = delay.get("jitterDurationFrom") or {}
+                if jitter_from.get("expressionFrom") == ".metadata.deletionTimestamp":
+                    del delay["jitterDurationFrom"]
             documents.append(doc)
     return yaml.safe_dump_all(documents, sort_keys=False)
 

@@ -182,6 +182,10 @@ class FaultProxy:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        # Closed transports finish in callbacks (connection_lost) that may schedule more; run
+        # them out here, with the loop no longer running in its thread, before closing it.
+        for _ in range(5):
+            self._loop.run_until_complete(asyncio.sleep(0))
         self._loop.close()
 
     def __enter__(self) -> FaultProxy:
@@ -196,7 +200,11 @@ class FaultProxy:
         self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
+        # A client that hangs up must end its handler, or a forwarded watch would wait on the API
+        # server for ever; aiohttp leaves handlers running unless told to cancel them.
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -208,6 +216,13 @@ class FaultProxy:
         self._cut_watches()
         if self._runner is not None:
             await self._runner.cleanup()
+        # Handlers still forwarding (a watch whose client left) end before the upstream session
+        # closes, so each hands its connection back and the session closes every socket.
+        current = asyncio.current_task()
+        leftovers = [t for t in asyncio.all_tasks() if t is not current]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 
@@ -349,12 +364,20 @@ class FaultProxy:
             response = web.StreamResponse(status=upstream.status, headers=out_headers)
             await response.prepare(request)
             self._watches.add(response)
+            finished = False
             try:
                 await self._stream(upstream, response, close_after)
+                finished = True
             except (aiohttp.ClientError, ConnectionError):
                 pass  # either side went away: the watch ends, as a cut connection ends it
             finally:
                 self._watches.discard(response)
+                if not finished:
+                    # A watch cut short (or a handler cancelled) drops its upstream connection
+                    # at once; a graceful TLS close would need the loop after it has stopped.
+                    connection = upstream.connection
+                    if connection is not None and connection.transport is not None:
+                        connection.transport.abort()
             return response
 
     async def _stream(

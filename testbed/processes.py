@@ -2,9 +2,9 @@
 
 Every program of the control plane (and every service the demo and the end-to-end tests start)
 runs as a `Child`: stdout and stderr go to one log file, kept after a failure for the reader.
-`stop` asks with SIGTERM and insists with SIGKILL after a bound. On Linux each child is also
-told to die with its parent (``PR_SET_PDEATHSIG``), so a test run that is itself killed leaves no
-etcd or API server behind on the machine.
+`stop` asks with SIGTERM and insists with SIGKILL after a bound. On Linux each child started by
+the main thread is also told to die with its parent (``PR_SET_PDEATHSIG``), so a test run that is
+itself killed leaves no etcd or API server behind on the machine.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -75,11 +76,38 @@ def wait_for(
         interval = min(interval * 1.5, MAX_INTERVAL)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGKILL when the parent thread exits."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (main thread, POSIX), so a process is
+    never started without also being recorded for its stop: a handler that raised in between
+    would leave it running unseen."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _prepare_child() -> None:
+    """Runs in the child between fork and exec: no signal held back (a mask survives exec, and
+    `deferred_signals` may be holding some in the parent)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _prepare_child_of_main_thread() -> None:
+    """As `_prepare_child`, and on Linux SIGKILL when the parent dies. The kernel ties this to the
+    parent *thread*, so it is only asked for by the main thread, which lives as long as the
+    process; a child started from a worker thread (a restart run with `asyncio.to_thread`, say)
+    would otherwise be killed when that worker is retired."""
+    _prepare_child()
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class Child:
@@ -98,7 +126,10 @@ class Child:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        preexec = _die_with_parent if sys.platform == "linux" else None
+        preexec = None
+        if hasattr(signal, "pthread_sigmask"):
+            main = threading.current_thread() is threading.main_thread()
+            preexec = _prepare_child_of_main_thread if main else _prepare_child
         self._log_start = log_path.stat().st_size if log_path.exists() else 0
         # Appending keeps the earlier run's lines when a program is restarted under the same name.
         with log_path.open("ab") as log:

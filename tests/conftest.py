@@ -7,16 +7,18 @@ Tests reach it only through ``team_data_dir``; a clone without it skips exactly 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from localcluster import LocalCluster
+from shared import api, labels
 from testbed import ControlPlane, ensure_binaries
+from testbed.controlplane import ApiError, Options
+from tests.support.cluster import Cluster, modelservice_crd, proxy_for, upstream_crds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEAM_DATA_DIR = REPO_ROOT.parent / "shared"
@@ -46,29 +48,6 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
     assert not pending, f"test leaked asyncio tasks: {pending}"
 
 
-@pytest.fixture
-async def local_cluster() -> AsyncIterator[LocalCluster]:
-    """A fresh local Kubernetes API server on 127.0.0.1 (free port), stopped after the test."""
-    async with LocalCluster(seed=1) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-async def local_cluster_factory() -> AsyncIterator[Callable[..., Awaitable[LocalCluster]]]:
-    """Start clusters with custom options (`await local_cluster_factory(controllers=True)`)."""
-    started: list[LocalCluster] = []
-
-    async def start(**options: Any) -> LocalCluster:
-        cluster = LocalCluster(**{"seed": 1, **options})
-        await cluster.start()
-        started.append(cluster)
-        return cluster
-
-    yield start
-    for cluster in reversed(started):
-        await cluster.stop()
-
-
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """One real control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK nodes) for
@@ -78,7 +57,10 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     progress lines); their logs stay under pytest's temporary folder after the run.
     """
     binaries = ensure_binaries(progress=lambda line: print(line, file=sys.__stderr__, flush=True))
-    with ControlPlane(tmp_path_factory.mktemp("controlplane"), binaries) as cp:
+    crds = [modelservice_crd()]
+    if (TEAM_DATA_DIR / "schemas" / "crds").is_dir():
+        crds += upstream_crds(TEAM_DATA_DIR)  # without them, `installed_crds` skips its tests
+    with ControlPlane(tmp_path_factory.mktemp("controlplane"), binaries, Options(crds=crds)) as cp:
         yield cp
 
 
@@ -96,7 +78,45 @@ def pytest_runtest_makereport(
 
 @pytest.fixture
 def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    """A namespace of the test's own on the session's control plane, deleted afterwards."""
+    """A namespace of the test's own on the session's control plane, removed afterwards.
+
+    No reconciler runs after the test to honour the ModelService finalizer, so teardown does its
+    part: it drops the finalizers and deletes the cluster-scoped children it would have deleted;
+    the namespace controller and the garbage collector remove the rest.
+    """
     name = control_plane.create_namespace("test-")
     yield name
+    release_namespace(control_plane, name)
     control_plane.delete_namespace(name)
+
+
+def release_namespace(cp: ControlPlane, namespace: str) -> None:
+    try:
+        items = cp.api("GET", f"/apis/{api.API_VERSION}/namespaces/{namespace}/{api.PLURAL}")["items"]
+    except ApiError:
+        items = []  # the CRD is not installed on this control plane
+    for obj in items:
+        if obj["metadata"].get("finalizers"):
+            path = f"/apis/{api.API_VERSION}/namespaces/{namespace}/{api.PLURAL}/{obj['metadata']['name']}"
+            patch = {"metadata": {"finalizers": None}}
+            with contextlib.suppress(ApiError):
+                cp.api("PATCH", path, patch, content_type="application/merge-patch+json")
+    selector = f"{labels.OWNER_NAMESPACE}={namespace}"
+    for plural in ("clusterroles", "clusterrolebindings"):
+        with contextlib.suppress(ApiError):
+            cp.api("DELETE", f"/apis/rbac.authorization.k8s.io/v1/{plural}?labelSelector={selector}")
+
+
+@pytest.fixture(scope="session")
+def installed_crds(control_plane: ControlPlane, team_data_dir: Path) -> ControlPlane:
+    """The session's control plane with the ModelService CRD and the upstream third-party CRDs
+    (installed as it started; this fixture skips, or fails in CI, where team data is absent)."""
+    control_plane.install_crds([modelservice_crd(), *upstream_crds(team_data_dir)])
+    return control_plane
+
+
+@pytest.fixture
+def cluster(installed_crds: ControlPlane, namespace: str) -> Iterator[Cluster]:
+    """The test's namespace on the session's control plane, with a fault proxy for the reconciler."""
+    with proxy_for(installed_crds) as proxy:
+        yield Cluster(installed_crds, namespace, proxy)

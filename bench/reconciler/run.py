@@ -1,10 +1,11 @@
-"""Measure the reconciler as its own process against the local API server in another process.
+"""Measure the reconciler as its own process against a real control plane.
 
-    python -m bench.reconciler [--sizes 1000,10000] [--runs 1] [--idle 60] [--resync-period 20]
+    python -m bench.reconciler [--sizes 1000] [--runs 1] [--idle 60] [--resync-period 20]
 
-Per size and run, a fresh local API server (`python -m localcluster`, simulated Deployment
-controller with no delay, third-party CRDs) and a fresh reconciler (`python -m reconciler`) start;
-this process then creates the ModelServices and reports:
+Per size and run, a fresh control plane (etcd, kube-apiserver, controller-manager, scheduler,
+KWOK with fake nodes big enough for every pod, the third-party CRD stand-ins) and a fresh
+reconciler (`python -m reconciler`) start; this process then creates the ModelServices and
+reports:
 
 * converge seconds - first create until every ModelService reports Ready=True;
 * requests per ModelService by verb while converging (from the reconciler's
@@ -31,10 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
+
+from testbed import ControlPlane, NodeSpec, Options
+from testbed.crds import third_party_crds
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "manifests" / "crd" / "model.otterscale.io_modelservices.yaml"
 NS = "bench"
+PODS_PER_NODE = 1000
+"""Fake nodes hold this many pods (and as many GPUs), far beyond a kubelet's default 110: the
+benchmark measures the reconciler, not how many nodes the scheduler can spread pods over."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -70,40 +78,31 @@ async def _drain(stream: asyncio.StreamReader, sink: list[dict[str, Any]]) -> No
             sink.append(json.loads(line))
 
 
+def _nodes(size: int) -> list[NodeSpec]:
+    """Room for a decode and an EPP pod per ModelService, with one GPU each for the decode pods."""
+    count = max(1, -(-2 * size // PODS_PER_NODE))
+    capacity = {"cpu": "100000", "memory": "100Ti", "pods": str(PODS_PER_NODE), "nvidia.com/gpu": "1000"}
+    return [NodeSpec(f"bench-{i}", capacity, {"nvidia.com/gpu.present": "true"}) for i in range(count)]
+
+
 @asynccontextmanager
-async def local_server(workdir: Path, size: int) -> AsyncIterator[tuple[str, Path]]:
-    kubeconfig = workdir / "kubeconfig"
-    namespace = workdir / "ns.yaml"
-    namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "localcluster",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--controllers",
-        "--third-party-crds",
-        "--manifest",
-        str(CRD),
-        "--manifest",
-        str(namespace),
-        "--history-size",
-        str(max(10_000, 40 * size)),
-        "--bookmark-interval",
-        "60",
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
+async def control_plane(workdir: Path, size: int) -> AsyncIterator[ControlPlane]:
+    crds = [yaml.safe_load(CRD.read_text()), *third_party_crds()]
+    # No delays: pods are Running and Ready as fast as KWOK can write it.
+    options = Options(nodes=_nodes(size), crds=crds, stage_delay_ms=0, stage_jitter_ms=0)
+    cp = ControlPlane(workdir, options=options)
+    await asyncio.to_thread(cp.start)
     try:
-        async with asyncio.timeout(60):
-            while b"serving on" not in (line := await proc.stdout.readline()):
-                if not line:
-                    raise RuntimeError("localcluster exited")
-        yield line.decode().rsplit(" ", 1)[1].strip(), kubeconfig
+        await asyncio.to_thread(
+            cp.api,
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        )
+        await asyncio.to_thread(cp.wait_default_service_account, NS)
+        yield cp
     finally:
-        proc.terminate()
-        await proc.wait()
+        await asyncio.to_thread(cp.stop)
 
 
 @asynccontextmanager
@@ -215,43 +214,48 @@ async def wait_idle(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
 
 async def one_run(size: int, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with (
-            local_server(Path(tmp), size) as (url, kubeconfig),
-            reconciler(kubeconfig, args) as (pid, port),
-            aiohttp.ClientSession() as http,
-        ):
-            await wait_idle(http, port)
-            cpu0 = cpu_seconds(pid)
-            started = time.monotonic()
-            watcher = asyncio.create_task(wait_ready(http, url, size, args.timeout))
-            await create_all(http, url, size)
-            await watcher
-            converge = time.monotonic() - started
-            settled = await wait_idle(http, port)
-            cpu_converge = cpu_seconds(pid) - cpu0
-            verbs = by_verb(settled)
-            cpu1, idle_start = cpu_seconds(pid), reconciles(settled)
-            await asyncio.sleep(args.idle)
-            after = await wait_idle(http, port)
-            idle_reconciles = reconciles(after) - idle_start
-            idle_cpu = cpu_seconds(pid) - cpu1
-            idle_requests = {
-                k: v - verbs.get(k, 0) for k, v in by_verb(after).items() if v != verbs.get(k, 0)
-            }
-            return {
-                "size": size,
-                "converge_seconds": round(converge, 2),
-                "requests_per_modelservice": {k: round(v / size, 2) for k, v in sorted(verbs.items())},
-                "cpu_seconds_converging": round(cpu_converge, 2),
-                "idle_seconds": args.idle,
-                "idle_reconciles": int(idle_reconciles),
-                "idle_requests": idle_requests,
-                "cpu_ms_per_noop_reconcile": round(1000 * idle_cpu / idle_reconciles, 3)
-                if idle_reconciles
-                else None,
-                "rss_mib": round(memory_kib(pid, "VmRSS") / 1024, 1),
-                "peak_rss_mib": round(memory_kib(pid, "VmHWM") / 1024, 1),
-            }
+        async with control_plane(Path(tmp), size) as cp:
+            return await _measure(cp, size, args)
+
+
+async def _measure(cp: ControlPlane, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    url = cp.url
+    # The administrator's client certificate for this process's own creates and watch.
+    connector = aiohttp.TCPConnector(ssl=cp.ssl_context(), limit=64)
+    async with (
+        reconciler(cp.kubeconfig, args) as (pid, port),
+        aiohttp.ClientSession(connector=connector) as http,
+    ):
+        await wait_idle(http, port)
+        cpu0 = cpu_seconds(pid)
+        started = time.monotonic()
+        watcher = asyncio.create_task(wait_ready(http, url, size, args.timeout))
+        await create_all(http, url, size)
+        await watcher
+        converge = time.monotonic() - started
+        settled = await wait_idle(http, port)
+        cpu_converge = cpu_seconds(pid) - cpu0
+        verbs = by_verb(settled)
+        cpu1, idle_start = cpu_seconds(pid), reconciles(settled)
+        await asyncio.sleep(args.idle)
+        after = await wait_idle(http, port)
+        idle_reconciles = reconciles(after) - idle_start
+        idle_cpu = cpu_seconds(pid) - cpu1
+        idle_requests = {k: v - verbs.get(k, 0) for k, v in by_verb(after).items() if v != verbs.get(k, 0)}
+        return {
+            "size": size,
+            "converge_seconds": round(converge, 2),
+            "requests_per_modelservice": {k: round(v / size, 2) for k, v in sorted(verbs.items())},
+            "cpu_seconds_converging": round(cpu_converge, 2),
+            "idle_seconds": args.idle,
+            "idle_reconciles": int(idle_reconciles),
+            "idle_requests": idle_requests,
+            "cpu_ms_per_noop_reconcile": round(1000 * idle_cpu / idle_reconciles, 3)
+            if idle_reconciles
+            else None,
+            "rss_mib": round(memory_kib(pid, "VmRSS") / 1024, 1),
+            "peak_rss_mib": round(memory_kib(pid, "VmHWM") / 1024, 1),
+        }
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -277,7 +281,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.reconciler", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000])
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--qps", type=int, default=5000, help="the reconciler's client-side QPS (burst 2x)")

@@ -33,4 +33,8 @@ def pytest_runtest_makereport(
     if report.failed and isinstance(running, System):
         for child in running.supervisor.children:
             report.sections.append((f"{child.name} (pid {child.pid}) log", child.tail(LOG_LINES)))
+        for control_plane in running.supervisor.control_planes:
+            report.sections.append(
+                (f"control plane logs ({control_plane.log_dir})", control_plane.logs(LOG_LINES))
+            )
     return report

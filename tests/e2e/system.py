@@ -1,9 +1,9 @@
 """The whole system for end-to-end tests: the demo's topology, with a Service stand-in in front.
 
-Same processes as `make demo` (local API server, webhook replicas, reconciler replicas, the real
-CRD and webhook configurations installed through the API), except that the API server reaches
-the webhook through `ServiceProxy`, so replicas can be added, killed and replaced while the
-webhook configurations keep naming one Service.
+Same processes as `make demo` (a real control plane with fake GPU nodes, webhook replicas,
+reconciler replicas, the real CRD and webhook configurations installed with kubectl), except
+that the API server reaches the webhook through `ServiceProxy`, so replicas can be added, killed
+and replaced while the webhook configurations keep naming one address.
 """
 
 from __future__ import annotations
@@ -127,12 +127,12 @@ def running_system(
         replicas = [
             topology.Webhook.start(supervisor, certs, f"webhook-{i}", webhook_args) for i in range(webhooks)
         ]
-        cluster = topology.Cluster.start(supervisor, work_dir / "kubeconfig", proxy.address, 0.2)
+        cluster = topology.Cluster.start(supervisor, work_dir / "cluster", pod_delay=0.05)
         for webhook in replicas:
             webhook.wait_ready()
-        cluster.wait_ready()
         kubectl = Kubectl(cluster.kubeconfig, work_dir / "kube-cache", cwd=REPO_ROOT)
-        topology.install(kubectl, certs, work_dir)
+        topology.install(kubectl, certs, work_dir, proxy.address)
+        cluster.start_workers()
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace)).check()
         election = reconcilers > 1

@@ -48,6 +48,13 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return str(pid)
+
+
 def running(pid: int) -> bool:
     try:
         state = (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
@@ -64,14 +71,18 @@ def test_the_demo_runs_every_step_and_cleans_up(tmp_path: Path) -> None:
     text = out.read_text()
     assert code == 0, text
     started = [int(pid) for pid in re.findall(r"\bpid (\d+)", text)]
-    assert len(started) == 3, "the webhook, the API server and the reconciler"
+    # the webhook, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, the reconciler
+    assert len(started) == 7, text
     assert "\x1b[" not in text, "a pipe must get plain text"
-    steps = re.findall(r"^(\d)/9 .* ok \(\d+\.\ds\)$", text, re.MULTILINE)
-    assert steps == [str(n) for n in range(1, 7)] + ["8"], text
+    steps = re.findall(r"^(\d+)/11 .* ok \(\d+\.\ds\)$", text, re.MULTILINE)
+    # Steps 8 and 11 print their lines as they go and their "ok" on a line of its own.
+    assert steps == [str(n) for n in (1, 2, 3, 4, 5, 6, 7, 9, 10)], text
     assert re.search(r"^    ok \(\d+\.\ds\)$", text, re.MULTILINE)
     assert "Demo finished in" in text
     assert 'The ModelService "broken" is invalid' in text
     assert "removed ClusterRole/llm-qwen3-32b-pd-epp" in text
+    assert re.search(r"too-big-decode-\S+: Pending, Unschedulable", text), text
+    assert "Insufficient nvidia.com/gpu" in text
     assert list((tmp_path / "tmp").iterdir()) == []
     assert [pid for pid in started if running(pid)] == []
 
@@ -79,7 +90,7 @@ def test_the_demo_runs_every_step_and_cleans_up(tmp_path: Path) -> None:
 def test_a_sigterm_mid_run_stops_every_process_and_removes_the_folder(tmp_path: Path) -> None:
     demo, out = start_demo(tmp_path)
     wait_for(
-        lambda: "6/9 Starting the reconciler" in out.read_text() or None,
+        lambda: "7/11 Starting the reconciler" in out.read_text() or None,
         timeout=DEMO_SECONDS,
         what="the demo to start the reconciler",
         explain=out.read_text,
@@ -92,6 +103,6 @@ def test_a_sigterm_mid_run_stops_every_process_and_removes_the_folder(tmp_path: 
     text = out.read_text()
     assert code == 130, text
     assert "interrupted (SIGTERM)" in text
-    assert len(started) >= 2, "the webhook and the API server run by step 6"
-    assert [pid for pid in started if running(pid)] == []
+    assert len(started) >= 2, "the webhook and the API server run by step 7"
+    assert [_cmdline(pid) for pid in started if running(pid)] == []
     assert list((tmp_path / "tmp").iterdir()) == []

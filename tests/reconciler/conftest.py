@@ -1,36 +1,31 @@
-"""Fixtures of the reconciler tests: a local cluster with the ModelService CRD and the test namespace."""
+"""Fixtures of the reconciler tests: the test's view of the real control plane and a direct client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from localcluster.cluster import LocalCluster
-from reconciler.kube import Client, ClientConfig
-from tests.reconciler.harness import prepared_cluster
+from reconciler.kube import Client
+from testbed import ControlPlane
+from testbed.controlplane import Options
+from tests.support.cluster import Cluster, modelservice_crd, proxy_for
 
 
 @pytest.fixture
-async def cluster() -> AsyncIterator[LocalCluster]:
-    """Simulated Deployment controller and third-party CRDs on; the ModelService CRD installed."""
-    async with LocalCluster(
-        controllers=True, third_party=True, deployment_delay=0.05, bookmark_interval=0.5
-    ) as c:
-        yield await prepared_cluster(c)
+def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A control plane of the test's own with only the ModelService CRD: the third-party kinds
+    (InferencePool, HTTPRoute, DestinationRule, monitors) are not served until the test installs them."""
+    work_dir: Path = tmp_path_factory.mktemp("bare-controlplane")
+    with ControlPlane(work_dir, options=Options(crds=[modelservice_crd()])) as cp:
+        namespace = cp.create_namespace("bare-")
+        with proxy_for(cp) as proxy:
+            yield Cluster(cp, namespace, proxy)
 
 
 @pytest.fixture
-async def bare_cluster() -> AsyncIterator[LocalCluster]:
-    """No third-party CRDs (InferencePool, HTTPRoute, DestinationRule, monitors are not served)."""
-    async with LocalCluster(
-        controllers=True, third_party=False, deployment_delay=0.05, bookmark_interval=0.5
-    ) as c:
-        yield await prepared_cluster(c)
-
-
-@pytest.fixture
-async def kube(cluster: LocalCluster) -> AsyncIterator[Client]:
-    """A client for the test's own reads and writes (not the reconciler's)."""
-    async with Client(ClientConfig(host=cluster.url, qps=1000, burst=1000)) as client:
+async def kube(cluster: Cluster) -> AsyncIterator[Client]:
+    """A client for the test's own reads and writes (not the reconciler's): no fault proxy."""
+    async with Client(cluster.direct_config()) as client:
         yield client

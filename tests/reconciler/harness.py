@@ -1,8 +1,9 @@
-"""Running a reconciler in-process against a local cluster, and waiting for the world to change.
+"""Running a reconciler in-process against the real control plane, and waiting for the world to change.
 
-``running_reconciler`` starts a ``Manager`` (short periods, real HTTP to the cluster) and yields a
-handle; leaving the block stops it gracefully. ``wait_for`` polls a predicate with a bound: tests
-wait for a state, never for a fixed time.
+``running_reconciler`` starts a ``Manager`` (short periods, real HTTP through the test's fault
+proxy to the API server, watching only the test's namespace) and yields a handle; leaving the
+block stops it gracefully. ``wait_for`` polls a predicate with a bound: tests wait for a state,
+never for a fixed time.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from localcluster.cluster import LocalCluster
-from reconciler.kube import Client, ClientConfig, Resource
+from reconciler.kube import Client, Resource
 from reconciler.manager import Manager, ManagerOptions
 from shared.settings import OperatorSettings
+from tests.support.cluster import Cluster
 
-REPO = Path(__file__).resolve().parents[2]
-CRD_FILE = REPO / "manifests" / "crd" / "model.otterscale.io_modelservices.yaml"
 MS_API = "model.otterscale.io/v1alpha1"
-NAMESPACE = "llm"
 Manifest = dict[str, Any]
 
 FAST = ManagerOptions(workers=2, resync_period=60.0, discovery_period=0.2, watch_timeout=60, instance="test")
@@ -48,8 +43,9 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, message: 
         raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}") from None
 
 
-def model_service(name: str = "qwen", namespace: str = NAMESPACE, **spec: Any) -> Manifest:
-    """A valid ModelService manifest; keyword arguments replace top-level spec fields."""
+def model_service(name: str = "qwen", namespace: str | None = None, **spec: Any) -> Manifest:
+    """A valid ModelService manifest; keyword arguments replace top-level spec fields. Without a
+    namespace, `Cluster.create` puts it in the test's."""
     base: Manifest = {
         "model": {"name": "Qwen/Qwen3-0.6B", "image": "registry.example.com/models/qwen3:0.6b"},
         "engine": {},
@@ -57,20 +53,8 @@ def model_service(name: str = "qwen", namespace: str = NAMESPACE, **spec: Any) -
         "decode": {"replicas": 1},
     }
     base.update(spec)
-    return {
-        "apiVersion": MS_API,
-        "kind": "ModelService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": base,
-    }
-
-
-async def prepared_cluster(cluster: LocalCluster, *, crds: bool = True) -> LocalCluster:
-    """Install the ModelService CRD and the test namespace."""
-    if crds:
-        await cluster.install_crd(yaml.safe_load(CRD_FILE.read_text()))
-    await cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    return cluster
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {"apiVersion": MS_API, "kind": "ModelService", "metadata": metadata, "spec": base}
 
 
 @dataclass
@@ -105,14 +89,16 @@ class Running:
 
 @asynccontextmanager
 async def running_reconciler(
-    cluster: LocalCluster,
+    cluster: Cluster,
     settings: OperatorSettings | None = None,
     options: ManagerOptions = FAST,
     *,
     wait_leading: bool = True,
     **overrides: Any,
 ) -> AsyncIterator[Running]:
-    client = Client(ClientConfig(host=cluster.url, qps=1000, burst=1000))
+    """A reconciler watching the test's namespace (unless `namespaces` says otherwise)."""
+    client = Client(cluster.client_config())
+    overrides.setdefault("namespaces", options.namespaces or (cluster.namespace,))
     manager = Manager(client, settings or OperatorSettings(), replace(options, **overrides))
     task = asyncio.create_task(manager.run(), name="reconciler under test")
     running = Running(manager, client, task)
@@ -134,7 +120,7 @@ async def running_reconciler(
 
 
 def get(
-    cluster: LocalCluster, kind: str, name: str, api_version: str = MS_API, namespace: str = NAMESPACE
+    cluster: Cluster, kind: str, name: str, api_version: str = MS_API, namespace: str | None = None
 ) -> Manifest | None:
     return cluster.get(api_version, kind, name, namespace)
 

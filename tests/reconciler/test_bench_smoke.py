@@ -1,4 +1,4 @@
-"""A tiny run of the reconciler benchmark (separate server and reconciler processes), so it keeps working."""
+"""A tiny run of the reconciler benchmark (a control plane and a reconciler process), so it keeps working."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ async def test_the_benchmark_runs_and_a_converged_reconciler_is_idle() -> None:
     async with asyncio.timeout(60):
         result = await one_run(3, args)
     per_ms = result["requests_per_modelservice"]
-    # 11 children, one Created and one Ready Event; two status writes (Running, then Ready).
-    assert (per_ms["create"], per_ms["patch"]) == (13, 2)
+    # 11 children, one Created and one Ready Event.
+    assert per_ms["create"] == 13
+    # Status writes: Running, then Ready, plus one per intermediate state the real Deployment and
+    # ReplicaSet controllers report on the way (pods created, then ready, EPP and decode apart).
+    assert 2 <= per_ms["patch"] <= 6, per_ms
     assert per_ms.get("update", 0) == 0
     assert result["idle_reconciles"] >= 3
     assert result["idle_requests"] == {}, "no-op reconciles and idle watches make no requests"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from localcluster.cluster import LocalCluster
 from reconciler.kube import Client, Resource
 from tests.reconciler.harness import (
     CLUSTERROLEBINDINGS,
@@ -15,7 +14,6 @@ from tests.reconciler.harness import (
     CONFIGMAPS,
     DEPLOYMENTS,
     DESTINATIONRULES,
-    NAMESPACE,
     PODMONITORS,
     SERVICES,
     condition,
@@ -24,12 +22,31 @@ from tests.reconciler.harness import (
     running_reconciler,
     wait_for,
 )
+from tests.support.cluster import Cluster
 
 POOL: dict[str, Any] = {"inferencePool": {"endpointPicker": {}}}
+READY_TIMEOUT = 30.0
+"""Ready needs real pods: scheduled, then started and made ready by the fake kubelets."""
 
 
-def _live(cluster: LocalCluster, resource: Resource, name: str) -> dict[str, Any] | None:
-    return cluster.get(resource.api_version, resource.kind, name, NAMESPACE if resource.namespaced else "")
+def _fill(value: Any, namespace: str) -> Any:
+    """``value`` with ``{namespace}`` in its strings replaced: cluster-scoped children embed the
+    ModelService's namespace in their names, and each test has a namespace of its own."""
+    if isinstance(value, str):
+        return value.format(namespace=namespace)
+    if isinstance(value, dict):
+        return {k: _fill(v, namespace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, namespace) for v in value]
+    return value
+
+
+def _live(cluster: Cluster, resource: Resource, name: str) -> dict[str, Any] | None:
+    return cluster.get(resource.api_version, resource.kind, name)
+
+
+def _ready(cluster: Cluster) -> bool:
+    return condition(get(cluster, "ModelService", "qwen"), "Ready").get("status") == "True"
 
 
 @pytest.mark.parametrize(
@@ -39,23 +56,25 @@ def _live(cluster: LocalCluster, resource: Resource, name: str) -> dict[str, Any
         (CONFIGMAPS, "qwen-epp-config"),
         (DESTINATIONRULES, "qwen-epp"),
         (PODMONITORS, "qwen-decode"),
-        (CLUSTERROLES, "llm-qwen-epp"),
-        (CLUSTERROLEBINDINGS, "llm-qwen-epp"),
+        (CLUSTERROLES, "{namespace}-qwen-epp"),
+        (CLUSTERROLEBINDINGS, "{namespace}-qwen-epp"),
     ],
     ids=["deployment", "configmap", "destinationrule", "podmonitor", "clusterrole", "clusterrolebinding"],
 )
 async def test_a_deleted_child_is_recreated(
-    cluster: LocalCluster, kube: Client, resource: Resource, name: str
+    cluster: Cluster, kube: Client, resource: Resource, name: str
 ) -> None:
+    name = _fill(name, cluster.namespace)
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen", inferencePool=POOL["inferencePool"]))
-        first = await wait_for(lambda: _live(cluster, resource, name))
-        namespace = NAMESPACE if resource.namespaced else None
+        first = await wait_for(lambda: _live(cluster, resource, name), 15)
+        namespace = cluster.namespace if resource.namespaced else None
         await kube.delete(resource, name, namespace)
         again = await wait_for(
             lambda: (
                 (obj := _live(cluster, resource, name)) and obj["metadata"]["uid"] != first["metadata"]["uid"]
             ),
+            15,
             message=f"{resource.kind} {name} recreated",
         )
         assert again
@@ -95,14 +114,14 @@ EDITS = [
     ),
     (
         CLUSTERROLES,
-        "llm-qwen-epp",
+        "{namespace}-qwen-epp",
         {"rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
         lambda o: len(o["rules"]) == 3,
     ),
     (
         CLUSTERROLEBINDINGS,
-        "llm-qwen-epp",
-        {"subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": NAMESPACE}]},
+        "{namespace}-qwen-epp",
+        {"subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": "{namespace}"}]},
         lambda o: o["subjects"][0]["name"] == "qwen-epp",
     ),
 ]
@@ -123,31 +142,29 @@ EDITS = [
     ],
 )
 async def test_a_hand_edit_of_a_field_we_set_is_reverted(
-    cluster: LocalCluster, kube: Client, resource: Resource, name: str, patch: dict[str, Any], restored: Any
+    cluster: Cluster, kube: Client, resource: Resource, name: str, patch: dict[str, Any], restored: Any
 ) -> None:
+    name, patch = _fill(name, cluster.namespace), _fill(patch, cluster.namespace)
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen", inferencePool=POOL["inferencePool"]))
-        await wait_for(
-            lambda: condition(get(cluster, "ModelService", "qwen"), "Ready").get("status") == "True"
-        )
-        namespace = NAMESPACE if resource.namespaced else None
+        await wait_for(lambda: _ready(cluster), READY_TIMEOUT, "Ready")
+        namespace = cluster.namespace if resource.namespaced else None
         edited = await kube.patch(resource, name, patch, namespace)
         assert not restored(edited), "the edit took effect"
         await wait_for(
             lambda: (obj := _live(cluster, resource, name)) is not None and restored(obj),
+            15,
             message=f"{resource.kind} {name} restored",
         )
 
 
-async def test_fields_and_labels_added_by_hand_are_kept(cluster: LocalCluster, kube: Client) -> None:
+async def test_fields_and_labels_added_by_hand_are_kept(cluster: Cluster, kube: Client) -> None:
     async with running_reconciler(cluster) as r:
         await cluster.create(model_service("qwen"))
-        await wait_for(
-            lambda: condition(get(cluster, "ModelService", "qwen"), "Ready").get("status") == "True"
-        )
+        await wait_for(lambda: _ready(cluster), READY_TIMEOUT, "Ready")
         await r.idle()
         patch = {"metadata": {"labels": {"team": "a"}, "annotations": {"note": "b"}}}
-        await kube.patch(DEPLOYMENTS, "qwen-decode", patch, NAMESPACE)
+        await kube.patch(DEPLOYMENTS, "qwen-decode", patch, cluster.namespace)
         await r.idle()
         r.mark()
         await r.resync()

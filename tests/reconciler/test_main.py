@@ -7,15 +7,14 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from localcluster.cluster import LocalCluster
 from reconciler.kube import Client
 from reconciler.leader import LEASES
-from tests.reconciler.harness import REPO, condition, get, model_service, wait_for
+from tests.reconciler.harness import condition, get, model_service, wait_for
+from tests.support.cluster import REPO, Cluster
 
 
 async def _log_lines(stream: asyncio.StreamReader, sink: list[dict[str, Any]]) -> None:
@@ -26,7 +25,7 @@ async def _log_lines(stream: asyncio.StreamReader, sink: list[dict[str, Any]]) -
             sink.append({"msg": line.decode(errors="replace")})
 
 
-def _ready(cluster: LocalCluster) -> bool:
+def _ready(cluster: Cluster) -> bool:
     return condition(get(cluster, "ModelService", "qwen"), "Ready").get("status") == "True"
 
 
@@ -35,18 +34,25 @@ def _port(lines: list[dict[str, Any]], message: str) -> int | None:
 
 
 async def test_the_process_serves_probes_and_metrics_reconciles_and_stops_on_sigterm(
-    cluster: LocalCluster, kube: Client, tmp_path: Path
+    cluster: Cluster, kube: Client
 ) -> None:
-    kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
     env = os.environ | {
-        "RECONCILER_KUBECONFIG": str(kubeconfig),
+        # The administrator's kubeconfig: TLS with a client certificate, straight to the API server.
+        "RECONCILER_KUBECONFIG": str(cluster.cp.kubeconfig),
         "RECONCILER_LEADER_ELECT": "true",
         "RECONCILER_LEASE_DURATION": "2",
         "RECONCILER_RENEW_DEADLINE": "1.5",
         "RECONCILER_RETRY_PERIOD": "0.2",
-        "POD_NAMESPACE": "default",
+        # The Lease goes into the test's namespace, so no other test's operator shares it.
+        "POD_NAMESPACE": cluster.namespace,
     }
-    args = ["--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0"]
+    args = [
+        "--health-probe-bind-address",
+        "127.0.0.1:0",
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+        f"--namespace={cluster.namespace}",
+    ]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "reconciler", *args, cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -66,9 +72,8 @@ async def test_the_process_serves_probes_and_metrics_reconciles_and_stops_on_sig
             async with http.get(f"http://127.0.0.1:{probes}/healthz") as response:
                 assert response.status == 200
             await cluster.create(model_service("qwen"))
-            await wait_for(
-                lambda: condition(get(cluster, "ModelService", "qwen"), "Ready").get("status") == "True", 10
-            )
+            # Ready needs real pods: scheduled, then made ready by the fake kubelets.
+            await wait_for(lambda: _ready(cluster), 30, "Ready")
             async with http.get(f"http://127.0.0.1:{metrics}/metrics") as response:
                 text = await response.text()
         assert 'leader_election_master_status{name="model-operator-leader-election"} 1.0' in text
@@ -76,12 +81,12 @@ async def test_the_process_serves_probes_and_metrics_reconciles_and_stops_on_sig
         assert 'rest_client_requests_total{code="201",method="POST"}' in text
         assert "workqueue_depth" in text
         reconcile_lines = [e for e in lines if e.get("msg") == "created children"]
-        assert reconcile_lines and reconcile_lines[0]["key"] == "llm/qwen"
+        assert reconcile_lines and reconcile_lines[0]["key"] == f"{cluster.namespace}/qwen"
         assert reconcile_lines[0]["reconcile_id"]
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             assert await process.wait() == 0
-        lease = await kube.get(LEASES, "model-operator-leader-election", "default")
+        lease = await kube.get(LEASES, "model-operator-leader-election", cluster.namespace)
         assert lease["spec"]["holderIdentity"] == "", "the lease is released on SIGTERM"
     finally:
         if process.returncode is None:

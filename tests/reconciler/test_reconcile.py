@@ -1,4 +1,4 @@
-"""The reconciler against a local API server: create, converge, follow spec changes, stay quiet."""
+"""The reconciler against the real API server: create, converge, follow spec changes, stay quiet."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from localcluster.cluster import LocalCluster
 from reconciler.apply import DESIRED_HASH, is_subset
 from reconciler.kube import Client
 from reconciler.reconcile import FINALIZER
@@ -15,7 +14,6 @@ from shared.builders import build_all
 from shared.settings import OperatorSettings
 from tests.reconciler.harness import (
     MODELSERVICES,
-    NAMESPACE,
     Manifest,
     condition,
     get,
@@ -23,23 +21,24 @@ from tests.reconciler.harness import (
     running_reconciler,
     wait_for,
 )
+from tests.support.cluster import Cluster
+
+GC_TIMEOUT = 60.0
 
 
-def _desired(
-    cluster: LocalCluster, name: str, settings: OperatorSettings
-) -> tuple[list[Manifest], list[Any]]:
+def _desired(cluster: Cluster, name: str, settings: OperatorSettings) -> tuple[list[Manifest], list[Any]]:
     stored = get(cluster, "ModelService", name)
     assert stored is not None
     state = build_all(ModelService.model_validate(stored), settings)
     return list(state.objects), list(state.absent)
 
 
-def _live(cluster: LocalCluster, obj: Manifest) -> Manifest | None:
+def _live(cluster: Cluster, obj: Manifest) -> Manifest | None:
     meta = obj["metadata"]
     return cluster.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace", ""))
 
 
-def _converged(cluster: LocalCluster, name: str, settings: OperatorSettings) -> bool:
+def _converged(cluster: Cluster, name: str, settings: OperatorSettings) -> bool:
     """Every desired child exists as built (subset), no absent child exists."""
     objects, absent = _desired(cluster, name, settings)
     for obj in objects:
@@ -49,11 +48,11 @@ def _converged(cluster: LocalCluster, name: str, settings: OperatorSettings) -> 
     return all(cluster.get(r.api_version, r.kind, r.name, r.namespace or "") is None for r in absent)
 
 
-def _ready(cluster: LocalCluster, name: str) -> bool:
+def _ready(cluster: Cluster, name: str) -> bool:
     return condition(get(cluster, "ModelService", name), "Ready").get("status") == "True"
 
 
-async def test_a_new_model_service_gets_every_child_exactly_as_built(cluster: LocalCluster) -> None:
+async def test_a_new_model_service_gets_every_child_exactly_as_built(cluster: Cluster) -> None:
     settings = OperatorSettings()
     async with running_reconciler(cluster, settings):
         await cluster.create(model_service("qwen"))
@@ -84,7 +83,7 @@ async def test_a_new_model_service_gets_every_child_exactly_as_built(cluster: Lo
         await wait_for(lambda: _ready(cluster, "qwen"), message="Ready")
 
 
-async def test_a_second_reconcile_makes_no_api_requests(cluster: LocalCluster) -> None:
+async def test_a_second_reconcile_makes_no_api_requests(cluster: Cluster) -> None:
     async with running_reconciler(cluster) as r:
         await cluster.create(model_service("qwen"))
         await cluster.create(model_service("pd", **_pd_spec()))
@@ -95,7 +94,7 @@ async def test_a_second_reconcile_makes_no_api_requests(cluster: LocalCluster) -
         assert r.since_mark() == {}, "a no-op reconcile must make neither reads nor writes"
 
 
-async def test_converging_a_new_model_service_writes_each_child_once(cluster: LocalCluster) -> None:
+async def test_converging_a_new_model_service_writes_each_child_once(cluster: Cluster) -> None:
     settings = OperatorSettings()
     async with running_reconciler(cluster, settings) as r:
         await r.idle()
@@ -118,14 +117,12 @@ def _pd_spec() -> dict[str, Any]:
     }
 
 
-async def _patch_spec(kube: Client, name: str, spec: dict[str, Any]) -> None:
-    await kube.patch(MODELSERVICES, name, {"spec": spec}, NAMESPACE)
+async def _patch_spec(cluster: Cluster, kube: Client, name: str, spec: dict[str, Any]) -> None:
+    await kube.patch(MODELSERVICES, name, {"spec": spec}, cluster.namespace)
 
 
-def _exists(
-    cluster: LocalCluster, api_version: str, kind: str, name: str, namespace: str = NAMESPACE
-) -> bool:
-    return cluster.get(api_version, kind, name, namespace) is not None
+def _exists(cluster: Cluster, api_version: str, kind: str, name: str) -> bool:
+    return cluster.get(api_version, kind, name) is not None
 
 
 @pytest.mark.parametrize(
@@ -143,8 +140,8 @@ def _exists(
             {"inferencePool": {"endpointPicker": {}}},
             [
                 ("v1", "Secret", "qwen-epp-sa-metrics-reader-secret"),
-                ("rbac.authorization.k8s.io/v1", "ClusterRole", "llm-qwen-epp"),
-                ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "llm-qwen-epp"),
+                ("rbac.authorization.k8s.io/v1", "ClusterRole", "{namespace}-qwen-epp"),
+                ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "{namespace}-qwen-epp"),
             ],
             [],
         ),
@@ -157,7 +154,7 @@ def _exists(
     ids=["adding-prefill", "adding-an-inference-pool", "disabling-pod-monitors"],
 )
 async def test_children_follow_a_spec_change_and_its_undo(
-    cluster: LocalCluster,
+    cluster: Cluster,
     kube: Client,
     change: dict[str, Any],
     appears: list[tuple[str, str, str]],
@@ -166,48 +163,48 @@ async def test_children_follow_a_spec_change_and_its_undo(
     settings = OperatorSettings()
 
     def present(refs: list[tuple[str, str, str]], want: bool) -> bool:
-        namespaced = [(a, k, n, "" if k.startswith("Cluster") else NAMESPACE) for a, k, n in refs]
-        return all((cluster.get(a, k, n, ns) is not None) == want for a, k, n, ns in namespaced)
+        named = [(a, k, n.format(namespace=cluster.namespace)) for a, k, n in refs]
+        return all((cluster.get(a, k, n) is not None) == want for a, k, n in named)
 
     async with running_reconciler(cluster, settings):
         await cluster.create(model_service("qwen"))
         await wait_for(lambda: _converged(cluster, "qwen", settings) and present(appears, False))
-        await _patch_spec(kube, "qwen", change)
+        await _patch_spec(cluster, kube, "qwen", change)
         await wait_for(lambda: present(appears, True) and present(disappears, False), message="the change")
         await wait_for(lambda: _converged(cluster, "qwen", settings))
-        await _patch_spec(kube, "qwen", dict.fromkeys(change))
+        await _patch_spec(cluster, kube, "qwen", dict.fromkeys(change))
         await wait_for(lambda: present(appears, False) and present(disappears, True), message="the undo")
         await wait_for(lambda: _converged(cluster, "qwen", settings))
 
 
-async def test_prefill_switches_the_epp_config_and_back(cluster: LocalCluster, kube: Client) -> None:
+async def test_prefill_switches_the_epp_config_and_back(cluster: Cluster, kube: Client) -> None:
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen"))
 
         def config_key() -> str | None:
-            cm = cluster.get("v1", "ConfigMap", "qwen-epp-config", NAMESPACE)
+            cm = cluster.get("v1", "ConfigMap", "qwen-epp-config")
             return next(iter(cm["data"])) if cm else None
 
         await wait_for(lambda: config_key() == "default-plugins.yaml")
-        await _patch_spec(kube, "qwen", {"prefill": {}, "routingProxy": {}})
+        await _patch_spec(cluster, kube, "qwen", {"prefill": {}, "routingProxy": {}})
         await wait_for(lambda: config_key() == "pd-config.yaml")
-        await _patch_spec(kube, "qwen", {"prefill": None, "routingProxy": None})
+        await _patch_spec(cluster, kube, "qwen", {"prefill": None, "routingProxy": None})
         await wait_for(lambda: config_key() == "default-plugins.yaml")
 
 
-async def test_removing_a_field_we_set_removes_it_from_the_child(cluster: LocalCluster, kube: Client) -> None:
+async def test_removing_a_field_we_set_removes_it_from_the_child(cluster: Cluster, kube: Client) -> None:
     route = {"gatewayRef": {"name": "gw", "namespace": "gateways"}, "hostnames": ["a.example.com"]}
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen", httpRoute=route))
 
         def route_spec() -> dict[str, Any]:
-            live = cluster.get("gateway.networking.k8s.io/v1", "HTTPRoute", "qwen", NAMESPACE)
+            live = cluster.get("gateway.networking.k8s.io/v1", "HTTPRoute", "qwen")
             return live["spec"] if live else {}
 
         await wait_for(lambda: route_spec().get("hostnames") == ["a.example.com"])
-        await _patch_spec(kube, "qwen", {"httpRoute": {"hostnames": None}})
+        await _patch_spec(cluster, kube, "qwen", {"httpRoute": {"hostnames": None}})
         await wait_for(lambda: route_spec() and "hostnames" not in route_spec(), message="hostnames removed")
-        await _patch_spec(kube, "qwen", {"httpRoute": None})
+        await _patch_spec(cluster, kube, "qwen", {"httpRoute": None})
         await wait_for(
             lambda: (
                 route_spec().get("parentRefs", [{}])[0].get("name") == OperatorSettings().default_gateway_name
@@ -215,7 +212,7 @@ async def test_removing_a_field_we_set_removes_it_from_the_child(cluster: LocalC
         )
 
 
-async def test_a_provider_change_in_the_settings_removes_the_destination_rule(cluster: LocalCluster) -> None:
+async def test_a_provider_change_in_the_settings_removes_the_destination_rule(cluster: Cluster) -> None:
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen"))
         await wait_for(lambda: _exists(cluster, "networking.istio.io/v1beta1", "DestinationRule", "qwen-epp"))
@@ -227,7 +224,7 @@ async def test_a_provider_change_in_the_settings_removes_the_destination_rule(cl
 
 
 async def test_the_finalizer_is_only_added_for_cluster_scoped_children(
-    cluster: LocalCluster, kube: Client
+    cluster: Cluster, kube: Client
 ) -> None:
     def finalizers() -> list[str]:
         return list(
@@ -238,41 +235,52 @@ async def test_the_finalizer_is_only_added_for_cluster_scoped_children(
         await cluster.create(model_service("qwen"))
         await wait_for(lambda: _ready(cluster, "qwen"))
         assert finalizers() == []
-        await _patch_spec(kube, "qwen", {"inferencePool": {"endpointPicker": {}}})
+        await _patch_spec(cluster, kube, "qwen", {"inferencePool": {"endpointPicker": {}}})
         await wait_for(lambda: finalizers() == [FINALIZER])
         await wait_for(
-            lambda: _exists(cluster, "rbac.authorization.k8s.io/v1", "ClusterRole", "llm-qwen-epp", "")
+            lambda: _exists(
+                cluster, "rbac.authorization.k8s.io/v1", "ClusterRole", f"{cluster.namespace}-qwen-epp"
+            )
         )
-        await _patch_spec(kube, "qwen", {"inferencePool": None})
+        await _patch_spec(cluster, kube, "qwen", {"inferencePool": None})
         await wait_for(lambda: finalizers() == [], message="finalizer released")
-        assert not _exists(cluster, "rbac.authorization.k8s.io/v1", "ClusterRole", "llm-qwen-epp", "")
+        assert not _exists(
+            cluster, "rbac.authorization.k8s.io/v1", "ClusterRole", f"{cluster.namespace}-qwen-epp"
+        )
 
 
 async def test_deleting_runs_the_finalizer_and_garbage_collection_removes_the_rest(
-    cluster: LocalCluster, kube: Client
+    cluster: Cluster, kube: Client
 ) -> None:
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen", inferencePool={"endpointPicker": {}}))
         await wait_for(
-            lambda: _exists(cluster, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "llm-qwen-epp", "")
+            lambda: _exists(
+                cluster, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", f"{cluster.namespace}-qwen-epp"
+            )
         )
         await wait_for(lambda: _ready(cluster, "qwen"))
-        await kube.delete(MODELSERVICES, "qwen", NAMESPACE)
+        await kube.delete(MODELSERVICES, "qwen", cluster.namespace)
         await wait_for(lambda: get(cluster, "ModelService", "qwen") is None, message="ModelService gone")
         for kind in ("ClusterRole", "ClusterRoleBinding"):
-            assert not _exists(cluster, "rbac.authorization.k8s.io/v1", kind, "llm-qwen-epp", "")
+            assert not _exists(cluster, "rbac.authorization.k8s.io/v1", kind, f"{cluster.namespace}-qwen-epp")
+        # The garbage collector learns of a new CRD's kind on its own discovery round (30 s).
+        await wait_for(lambda: not cluster.list("apps/v1", "Deployment"), GC_TIMEOUT, "GC of Deployments")
+        # Every namespace keeps the cluster's root CA bundle, published by the controller-manager.
         await wait_for(
-            lambda: not cluster.list("apps/v1", "Deployment", NAMESPACE), message="GC of Deployments"
+            lambda: [c["metadata"]["name"] for c in cluster.list("v1", "ConfigMap")] == ["kube-root-ca.crt"],
+            GC_TIMEOUT,
+            "GC of ConfigMaps",
         )
-        await wait_for(lambda: not cluster.list("v1", "ConfigMap", NAMESPACE), message="GC of ConfigMaps")
 
 
-async def test_only_the_configured_namespaces_are_reconciled(cluster: LocalCluster) -> None:
-    await cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
-    async with running_reconciler(cluster, namespaces=(NAMESPACE,)) as r:
-        await cluster.create(model_service("elsewhere", namespace="other"))
+async def test_only_the_configured_namespaces_are_reconciled(cluster: Cluster) -> None:
+    other = cluster.cp.create_namespace("other-")
+    async with running_reconciler(cluster, namespaces=(cluster.namespace,)) as r:
+        await cluster.create(model_service("elsewhere", namespace=other))
         await cluster.create(model_service("here"))
         await wait_for(lambda: _ready(cluster, "here"))
         await r.resync()
-        assert cluster.get("apps/v1", "Deployment", "elsewhere-decode", "other") is None
-        assert r.manager.cache.keys() == [f"{NAMESPACE}/here"]
+        assert cluster.get("apps/v1", "Deployment", "elsewhere-decode", other) is None
+        assert r.manager.cache.keys() == [f"{cluster.namespace}/here"]
+    cluster.cp.delete_namespace(other)
