@@ -455,6 +455,10 @@ class ControlPlane:
                 f"--controllers={','.join(CONTROLLERS)}",
                 # The HPA controller reads metrics every 15 s by default; tests wait less.
                 "--horizontal-pod-autoscaler-sync-period=2s",
+                # The default 20 requests/s (shared by every controller) would make a thousand
+                # Deployments wait minutes for their ReplicaSets; large clusters raise it too.
+                "--kube-api-qps=300",
+                "--kube-api-burst=600",
                 "--concurrent-gc-syncs=5",
             ],
         )
@@ -471,6 +475,9 @@ class ControlPlane:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={free_port()}",
                 "--leader-elect=false",
+                # As for the controller-manager: binding a thousand pods at 50/s takes 20 s.
+                "--kube-api-qps=300",
+                "--kube-api-burst=600",
             ],
         )
 
