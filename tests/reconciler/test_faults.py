@@ -4,7 +4,6 @@ and an API server restart. Nothing written meanwhile is lost, and afterwards all
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.kube import Client
 from tests.reconciler.harness import (
@@ -20,16 +19,6 @@ from tests.support.cluster import Cluster
 
 READY_TIMEOUT = 60.0
 """Ready needs real pods (scheduled, then made ready by the fake kubelets), here behind faults."""
-
-_RESTARTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apiserver-restart")
-"""Restarts the API server from a thread that lives as long as the tests: a control-plane process
-is killed when the thread that started it ends, and the event loop's worker threads end with
-the test's loop, which would take the restarted API server down for every later test."""
-
-
-async def _restart(cluster: Cluster) -> None:
-    """Restart kube-apiserver (same port, same etcd): every connection and watch is cut."""
-    await asyncio.get_running_loop().run_in_executor(_RESTARTS, cluster.cp.restart_apiserver)
 
 
 def _all_ready(cluster: Cluster, names: list[str]) -> bool:
@@ -93,16 +82,16 @@ async def test_cut_and_expired_watches_and_a_restart_lose_no_change(cluster: Clu
         await wait_for(lambda: cluster.get("apps/v1", "Deployment", "a-decode"), 15, "a-decode back")
         await wait_for(lambda: _lists(r) > lists, message="a relist on 410")
 
-        # The restart: the reconciler may not watch until it is over and "c" is written, so "c"
-        # reaches it only through resuming or relisting. The store is compacted first, and the
-        # restarted API server's watch cache begins at the current revision: resuming from an
-        # older resourceVersion gets a real 410.
+        # The restart (after SIGKILL): the reconciler may not watch until it is over and "c" is
+        # written, so "c" reaches it only through resuming or relisting. The store is compacted
+        # first, and the restarted API server's watch cache begins at the current revision:
+        # resuming from an older resourceVersion gets a real 410.
         lists = _lists(r)
         cluster.faults.clear()  # an expiry left unused must not pass for the real one
         blind = cluster.faults.add(verbs={"watch"}, code=503)
         cluster.close_watches()
         await asyncio.to_thread(cluster.cp.compact_etcd)
-        await _restart(cluster)
+        await cluster.restart(kill=True)  # a crash: no drain of requests in flight
         await cluster.create(model_service("c"))  # written while nothing can watch
         cluster.faults.remove(blind)
         await wait_for(lambda: _all_ready(cluster, ["a", "b", "c"]), READY_TIMEOUT, "after the restart")

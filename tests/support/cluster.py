@@ -165,9 +165,10 @@ class Cluster:
     def close_watches(self) -> int:
         return self.faults.close_watches()
 
-    async def restart(self) -> None:
-        """Restart kube-apiserver (same port, same etcd): every connection and watch is cut."""
-        await asyncio.to_thread(self.cp.restart_apiserver)
+    async def restart(self, kill: bool = False) -> None:
+        """Restart kube-apiserver (same port, same etcd): every connection and watch is cut.
+        With `kill`, SIGKILL, as a crash ends it: no graceful drain of requests in flight."""
+        await asyncio.to_thread(self.cp.restart_apiserver, kill)
 
 
 def labels_of(obj: Mapping[str, Any] | None) -> dict[str, str]:
