@@ -37,7 +37,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,10 +319,8 @@ class ControlPlane:
     def _component_kubeconfig(self, component: str) -> Path:
         return self.work_dir / f"{component}.kubeconfig"
 
-    def service_account_kubeconfig(
-        self, namespace: str, name: str, path: Path, expiration_seconds: int = 86_400
-    ) -> Path:
-        """A kubeconfig with a fresh bound token of ServiceAccount `namespace/name` (TokenRequest)."""
+    def service_account_token(self, namespace: str, name: str, expiration_seconds: int = 86_400) -> str:
+        """A fresh bound token of ServiceAccount `namespace/name` (the TokenRequest API)."""
         answer = self.api(
             "POST",
             f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
@@ -332,8 +330,15 @@ class ControlPlane:
                 "spec": {"expirationSeconds": expiration_seconds},
             },
         )
-        write_kubeconfig(path, self.url, str(self.ca_file), {"token": answer["status"]["token"]})
-        return path
+        token: str = answer["status"]["token"]
+        return token
+
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, expiration_seconds: int = 86_400
+    ) -> Path:
+        """A kubeconfig with a fresh bound token of ServiceAccount `namespace/name`."""
+        token = self.service_account_token(namespace, name, expiration_seconds)
+        return write_kubeconfig(path, self.url, str(self.ca_file), {"token": token})
 
     # ----- the processes ---------------------------------------------------------------------------
 
@@ -359,20 +364,24 @@ class ControlPlane:
                 "--listen-metrics-urls=",
             ],
         )
-        wait_for(
-            lambda: self._etcd_healthy(),
-            timeout=START_TIMEOUT,
-            what="etcd to answer /health",
-            explain=lambda: self.children["etcd"].tail(),
-        )
+        self._wait_healthy("etcd", "/health", self._etcd_healthy)
 
-    def _etcd_healthy(self) -> bool | None:
-        self.children["etcd"].ensure_alive()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.etcd_port}/health", timeout=1) as r:
-                return bool(json.load(r).get("health") == "true") or None
-        except (OSError, ValueError):
-            return None
+    def _wait_healthy(self, name: str, endpoint: str, healthy: Callable[[], bool]) -> None:
+        """Until `healthy()`; fails at once if the process exits, with its last log lines."""
+
+        def check() -> bool | None:
+            self.children[name].ensure_alive()
+            try:
+                return healthy() or None
+            except (OSError, ValueError):
+                return None
+
+        explain = self.children[name].tail
+        wait_for(check, timeout=START_TIMEOUT, what=f"{name} to answer {endpoint}", explain=explain)
+
+    def _etcd_healthy(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.etcd_port}/health", timeout=1) as r:
+            return bool(json.load(r).get("health") == "true")
 
     def start_apiserver(self) -> None:
         """Start kube-apiserver (on the port it had, after a stop) and wait until /readyz says ok."""
@@ -414,19 +423,9 @@ class ControlPlane:
                 *self.options.extra_apiserver_args,
             ],
         )
-        wait_for(
-            lambda: self._apiserver_ready(),
-            timeout=START_TIMEOUT,
-            what="kube-apiserver to answer /readyz",
-            explain=lambda: self.children["kube-apiserver"].tail(),
+        self._wait_healthy(
+            "kube-apiserver", "/readyz", lambda: self._request("GET", "/readyz", None, timeout=2)[0] == 200
         )
-
-    def _apiserver_ready(self) -> bool | None:
-        self.children["kube-apiserver"].ensure_alive()
-        try:
-            return self._request("GET", "/readyz", None, timeout=2)[0] == 200 or None
-        except OSError:
-            return None
 
     def stop_apiserver(self, kill: bool = False) -> None:
         child = self.children["kube-apiserver"]

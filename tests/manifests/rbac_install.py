@@ -67,17 +67,7 @@ def find(objects: list[Manifest], kind: str, name: str) -> Manifest:
 
 def token(cp: ControlPlane, namespace: str, name: str) -> str:
     """A fresh bound token of ServiceAccount `namespace/name` (TokenRequest), valid for an hour."""
-    answer = cp.api(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": TOKEN_SECONDS},
-        },
-    )
-    value: str = answer["status"]["token"]
-    return value
+    return cp.service_account_token(namespace, name, TOKEN_SECONDS)
 
 
 def service_account_user(namespace: str, name: str) -> str:
