@@ -109,31 +109,10 @@ def issue_serving_cert(
     clients verify against the SANs only.
     """
     sans = _subject_alt_names(dns_names, ip_addresses)
-    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
-    ca_key = _load_key(ca.key_pem)
-    key = generate_key(key_type)
-    start = _now(now) - BACKDATE
-    # A leaf must not outlive its issuer, or clients reject the chain halfway through its life.
-    end = min(start + lifetime, ca_cert.not_valid_after_utc)
     cn = dns_names[0] if dns_names else str(next(iter(ip_addresses)))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn[:64])]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return KeyPair(_cert_pem(cert), _key_pem(key))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn[:64])])
+    extensions: list[x509.ExtensionType] = [x509.SubjectAlternativeName(sans)]
+    return _issue_leaf(ca, subject, ExtendedKeyUsageOID.SERVER_AUTH, extensions, key_type, lifetime, now)
 
 
 def issue_client_cert(
@@ -147,16 +126,29 @@ def issue_client_cert(
 ) -> KeyPair:
     """A TLS client certificate signed by `ca`: Kubernetes reads the user from the common name and
     the groups from the organizations."""
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    subject = x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return _issue_leaf(ca, subject, ExtendedKeyUsageOID.CLIENT_AUTH, [], key_type, lifetime, now)
+
+
+def _issue_leaf(
+    ca: KeyPair,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    extensions: Sequence[x509.ExtensionType],
+    key_type: KeyType,
+    lifetime: dt.timedelta,
+    now: dt.datetime | None,
+) -> KeyPair:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
     ca_key = _load_key(ca.key_pem)
     key = generate_key(key_type)
     start = _now(now) - BACKDATE
+    # A leaf must not outlive its issuer, or clients reject the chain halfway through its life.
     end = min(start + lifetime, ca_cert.not_valid_after_utc)
-    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    cert = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name(subject))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -164,12 +156,13 @@ def issue_client_cert(
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    cert = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+    ).sign(ca_key, hashes.SHA256())
     return KeyPair(_cert_pem(cert), _key_pem(key))
 
 
