@@ -436,48 +436,44 @@ class ControlPlane:
         self.stop_apiserver(kill)
         self.start_apiserver()
 
+    def _component_args(self, component: str) -> list[str]:
+        """What kube-controller-manager and kube-scheduler share: their credentials (also for
+        delegated authentication and authorization of their own endpoints), a free port, no
+        leader election (one of each runs), and client limits raised from the defaults (20 and 50
+        requests/s), which would make a thousand Deployments wait minutes for ReplicaSets and pods;
+        large clusters raise them too."""
+        kubeconfig = self._component_kubeconfig(component)
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            "--leader-elect=false",
+            "--kube-api-qps=300",
+            "--kube-api-burst=600",
+        ]
+
     def _start_controller_manager(self) -> None:
-        kubeconfig = self._component_kubeconfig("kube-controller-manager")
         self._child(
             "kube-controller-manager",
             [
                 str(self.binaries.kube_controller_manager),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
+                *self._component_args("kube-controller-manager"),
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={self.pki_dir / 'sa.key'}",
                 f"--root-ca-file={self.ca_file}",
                 f"--controllers={','.join(CONTROLLERS)}",
                 # The HPA controller reads metrics every 15 s by default; tests wait less.
                 "--horizontal-pod-autoscaler-sync-period=2s",
-                # The default 20 requests/s (shared by every controller) would make a thousand
-                # Deployments wait minutes for their ReplicaSets; large clusters raise it too.
-                "--kube-api-qps=300",
-                "--kube-api-burst=600",
                 "--concurrent-gc-syncs=5",
             ],
         )
 
     def _start_scheduler(self) -> None:
-        kubeconfig = self._component_kubeconfig("kube-scheduler")
         self._child(
             "kube-scheduler",
-            [
-                str(self.binaries.kube_scheduler),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-                # As for the controller-manager: binding a thousand pods at 50/s takes 20 s.
-                "--kube-api-qps=300",
-                "--kube-api-burst=600",
-            ],
+            [str(self.binaries.kube_scheduler), *self._component_args("kube-scheduler")],
         )
 
     def _start_kwok(self) -> None:
