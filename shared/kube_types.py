@@ -8,7 +8,7 @@ constraints follow the core/v1 OpenAPI schema so the generated CRD reads like co
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
@@ -49,6 +49,7 @@ _QUANTITY_RE = re.compile(
     r"^(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 )
+_MAX_EXPONENT = 2**31 - 1
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
     "n": Decimal("1e-9"),
@@ -72,16 +73,45 @@ def parse_quantity(text: str) -> Decimal:
     match = _QUANTITY_RE.match(text)
     if match is None:
         raise ValueError(f"quantities must match the regular expression '{_QUANTITY_RE.pattern}'")
-    try:
-        number = Decimal(match["num"])
-    except InvalidOperation as e:  # pragma: no cover - the regex admits only decimal numbers
-        raise ValueError(f"invalid quantity number {match['num']!r}") from e
     suffix = match["suffix"] or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+    # The API server reads a decimal exponent as a 32-bit integer; a longer one is refused before
+    # any arithmetic (and never turned into a Python int of unbounded size).
+    scaled = suffix in _BINARY or suffix in _DECIMAL
+    digits = "" if scaled else suffix[1:].lstrip("+-").lstrip("0")
+    if len(digits) > 10 or (digits and int(digits) > _MAX_EXPONENT):
+        raise ValueError(f"the exponent of {text[:40]!r} is out of range (at most {_MAX_EXPONENT})")
+    exponent = -int(digits or "0") if suffix[1:2] == "-" else int(digits or "0")
+    # A schema-valid exponent such as 1e1000000 lies beyond the default decimal context's range;
+    # this one holds every int32 exponent, so the arithmetic below never overflows.
+    with localcontext() as context:
+        context.Emax, context.Emin = MAX_EMAX, MIN_EMIN
+        try:
+            number = Decimal(match["num"])
+        except InvalidOperation as e:  # pragma: no cover - the regex admits only decimal numbers
+            raise ValueError(f"invalid quantity number {match['num'][:40]!r}") from e
+        if suffix in _BINARY:
+            return number * _BINARY[suffix]
+        if suffix in _DECIMAL:
+            return number * _DECIMAL[suffix]
+        return number * (Decimal(10) ** exponent)
+
+
+_DECIMAL_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def port_number(text: str | None) -> int | None:
+    """The TCP port a decimal string names (1-65535), or None when it names none.
+
+    More than five significant digits cannot name a port, so such text is never converted:
+    Python refuses `int()` of over 4,300 digits, and a long conversion costs quadratic time.
+    """
+    if text is None or not _DECIMAL_INTEGER.match(text) or text.startswith("-"):
+        return None
+    significant = text.lstrip("+").lstrip("0")
+    if not significant or len(significant) > 5:
+        return None
+    port = int(significant)
+    return port if port <= 65535 else None
 
 
 def _coerce_quantity(value: Any) -> Any:

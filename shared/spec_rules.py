@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from shared import formats
 from shared.api import HTTPRouteSpec, ModelServiceSpec, ModelSpec, MonitoringSpec, RoleSpec
-from shared.kube_types import EnvVar, ResourceRequirements, Toleration, parse_quantity
+from shared.kube_types import EnvVar, ResourceRequirements, Toleration, parse_quantity, port_number
 
 INVALID, REQUIRED, NOT_SUPPORTED = "FieldValueInvalid", "FieldValueRequired", "FieldValueNotSupported"
 TYPE_INVALID, TOO_LONG, FORBIDDEN = "FieldValueTypeInvalid", "FieldValueTooLong", "FieldValueForbidden"
@@ -47,7 +47,6 @@ _PROM_DURATION = re.compile(
     r"^((([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?|0)$"
 )
 # How the builders read the NIXL port (Go's strconv.Atoi: optional sign, ASCII digits only).
-_DECIMAL = re.compile(r"^[+-]?[0-9]+$")
 
 
 @dataclass(frozen=True, order=True)
@@ -140,10 +139,7 @@ def _nixl_entry(spec: ModelServiceSpec) -> tuple[int, EnvVar] | None:
 
 def nixl_port(value: str | None) -> int | None:
     """The side-channel port the builders declare for `value`, None when they ignore it."""
-    if value is None or not _DECIMAL.match(value):
-        return None
-    port = int(value)
-    return port if 1 <= port <= 65535 else None
+    return port_number(value)
 
 
 def nixl_port_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:

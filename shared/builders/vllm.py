@@ -8,12 +8,12 @@ pod counts as ready while the model is still loading and the gateway routes requ
 from __future__ import annotations
 
 import math
-import re
 
 from shared import gpu
 from shared.api import ModelService, RoleSpec
 from shared.builders import serving
 from shared.builders.meta import Manifest
+from shared.kube_types import port_number
 from shared.names import Role
 from shared.settings import OperatorSettings
 
@@ -36,16 +36,12 @@ PROBE_TIMEOUT_SECONDS = 5
 
 # Go's strconv.Atoi in base 10: optional sign, ASCII digits only (Python's int() would also accept
 # spaces, underscores and non-ASCII digits).
-_DECIMAL_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
 def nixl_side_channel_port(ms: ModelService) -> int | None:
     """The NIXL side-channel port from the FIRST ``VLLM_NIXL_SIDE_CHANNEL_PORT`` env entry, if valid."""
     entry = next((e for e in ms.spec.engine.env or () if e.name == NIXL_PORT_ENV), None)
-    if entry is None or entry.value is None or not _DECIMAL_RE.match(entry.value):
-        return None
-    port = int(entry.value)
-    return port if 1 <= port <= 65535 else None
+    return None if entry is None else port_number(entry.value)
 
 
 def vllm_args(ms: ModelService, role_spec: RoleSpec, port: int) -> list[str]:
