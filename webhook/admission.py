@@ -101,12 +101,24 @@ def wrong_kind(request: reviews.Request) -> reviews.Response:
     }
 
 
+MAX_CAUSES = 50
+"""Causes listed in one denial; the rest are counted ("and N more"), so a body of thousands of bad
+entries cannot turn into a response many times its size."""
+MAX_CAUSE_CHARS = 512
+"""Characters of one cause's text kept (a quoted value can be as long as the request allows)."""
+
+
 def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Status:
-    """A metav1.Status listing every error as `path: reason`, sorted by path."""
+    """A metav1.Status listing the errors as `path: reason`, sorted by path: the first
+    `MAX_CAUSES` of them, each cut to `MAX_CAUSE_CHARS`, and how many more there are."""
     forbidden = all(e.policy for e in errors)
     code, reason, verb = (403, "Forbidden", "forbidden") if forbidden else (422, "Invalid", "invalid")
-    listed = ", ".join(str(e) for e in errors)
-    message = f'ModelService "{name}" is {verb}: ' + (f"[{listed}]" if len(errors) > 1 else listed)
+    shown = errors[:MAX_CAUSES]
+    texts = [_cut(str(e)) for e in shown]
+    if len(errors) > MAX_CAUSES:
+        texts.append(f"and {len(errors) - MAX_CAUSES} more")
+    listed = ", ".join(texts)
+    message = f'ModelService "{name[:253]}" is {verb}: ' + (f"[{listed}]" if len(texts) > 1 else listed)
     return {
         "status": "Failure",
         "code": code,
@@ -116,9 +128,15 @@ def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Stat
             "name": name,
             "group": api.GROUP,
             "kind": api.KIND,
-            "causes": [{"field": e.path, "message": e.message, "reason": e.reason} for e in errors],
+            "causes": [
+                {"field": _cut(e.path), "message": _cut(e.message), "reason": e.reason} for e in shown
+            ],
         },
     }
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CAUSE_CHARS else text[: MAX_CAUSE_CHARS - 3] + "..."
 
 
 def _with_request_identity(obj: dict[str, Any], request: reviews.Request) -> dict[str, Any]:

@@ -7,6 +7,7 @@ reach the webhook; the answer must be an allowed or denied AdmissionReview with 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -95,3 +96,16 @@ def test_huge_quantities_compare_by_value() -> None:
     assert parse_quantity("1e-1000000") < parse_quantity("1n")
     with pytest.raises(ValueError, match="out of range"):
         parse_quantity("1e2147483648")
+
+
+def test_a_denial_of_thousands_of_errors_lists_fifty_and_counts_the_rest() -> None:
+    selector = {f"bad key {i} " + "x" * 200: "v" for i in range(8_000)}
+    obj = samples.with_changes(samples.minimal(), "spec.decode.nodeSelector", selector)
+    answer = admission.review(samples.review(obj), SETTINGS, "validate")
+    response = answer["response"]
+    status = response["status"]
+    assert response["allowed"] is False and status["code"] == 422
+    assert len(status["details"]["causes"]) == admission.MAX_CAUSES
+    assert status["message"].endswith(f"and {8_000 - admission.MAX_CAUSES} more]")
+    assert all(len(c["field"]) <= admission.MAX_CAUSE_CHARS for c in status["details"]["causes"])
+    assert len(json.dumps(answer)) < 100_000, "the answer stays small whatever the request held"
