@@ -37,7 +37,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -705,12 +705,3 @@ def _public_pem(key: pki.PrivateKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-@contextlib.contextmanager
-def running(work_dir: Path, options: Options = Options()) -> Iterator[ControlPlane]:
-    """A started control plane, stopped on leaving; `work_dir` is emptied first."""
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-    with ControlPlane(work_dir, options=options) as cp:
-        yield cp

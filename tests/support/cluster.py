@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +151,6 @@ class Cluster:
     ) -> Manifest:
         return await asyncio.to_thread(self.cp.api, method, path, body, content_type=content_type)
 
-    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
-        path = self.path(api_version, kind, self._ns(api_version, kind, namespace), name)
-        await self.request("DELETE", path)
-
     async def install_crd(self, crd: Manifest) -> None:
         await asyncio.to_thread(self.cp.install_crds, [crd])
         self._plurals.clear()
@@ -169,7 +164,3 @@ class Cluster:
         """Restart kube-apiserver (same port, same etcd): every connection and watch is cut.
         With `kill`, SIGKILL, as a crash ends it: no graceful drain of requests in flight."""
         await asyncio.to_thread(self.cp.restart_apiserver, kill)
-
-
-def labels_of(obj: Mapping[str, Any] | None) -> dict[str, str]:
-    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})

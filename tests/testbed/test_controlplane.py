@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -199,7 +200,5 @@ def test_a_service_account_token_is_judged_by_rbac(
     assert f"system:serviceaccount:{namespace}:default" in denied.value.read().decode()
 
 
-def _trusting(cp: ControlPlane) -> Any:
-    import ssl
-
+def _trusting(cp: ControlPlane) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cp.ca_file))
