@@ -7,7 +7,6 @@ pods (``data``) does not add GPUs to one pod, only ``tensor`` and ``dataLocal`` 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from shared.api import ParallelismSpec
@@ -45,10 +44,20 @@ def inject_gpu_resources(resources: dict[str, Any], accelerator: str, count: int
     and a mismatch would either waste GPUs or start vLLM with fewer devices than it shards over.
     Extended resources must have requests equal to limits, so both are set.
     """
-    result = copy.deepcopy(resources)
+    # Two levels hold everything a ResourceRequirements has (maps of quantities, a list of claim
+    # references); copying them is what the caller's value needs, at a fraction of deepcopy's cost.
+    result = {k: _copy(v) for k, v in resources.items()}
     name = gpu_resource_name(accelerator)
     if accelerator == "cpu" or count <= 0 or not name:
         return result
     for key in ("limits", "requests"):
         result[key] = {**(result.get(key) or {}), name: str(count)}
     return result
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return [dict(v) if isinstance(v, dict) else v for v in value]
+    return value

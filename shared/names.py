@@ -9,6 +9,7 @@ change of the sanitizer can never rename live children.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -23,24 +24,38 @@ _DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _FALLBACK = "modelservice"
 
 
+class _Dns1035Table(dict[int, str | None]):
+    """`str.translate` table of SAN: A-Z lowered, `._-` to `-`, every other character dropped."""
+
+    def __missing__(self, code: int) -> None:
+        return None
+
+
+_SAN_TABLE = _Dns1035Table(
+    {ord(c): c for c in "abcdefghijklmnopqrstuvwxyz0123456789"}
+    | {ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+    | {ord(c): "-" for c in "._-"}
+)
+_DASHES = re.compile(r"-{2,}")
+
+
 def sanitize_dns1035(text: str) -> str:
     """The reference's DNS-1035 sanitizer (SAN): lowercase, map ._- to -, drop the rest, no truncation."""
-    kept: list[str] = []
-    for ch in text:
-        if "a" <= ch <= "z" or "0" <= ch <= "9":
-            kept.append(ch)
-        elif "A" <= ch <= "Z":
-            kept.append(ch.lower())
-        elif ch in "._-":
-            kept.append("-")
-    result = "".join(kept).strip("-")
-    while "--" in result:
-        result = result.replace("--", "-")
+    # Names are derived several times per admission and per reconcile: names of API-server size
+    # are remembered (a longer text, possible only in a request made by hand, is not).
+    return _sanitize_cached(text) if len(text) <= 253 else _sanitize(text)
+
+
+def _sanitize(text: str) -> str:
+    result = _DASHES.sub("-", text.translate(_SAN_TABLE).strip("-"))
     if not result:
         return _FALLBACK
     if result[0].isdigit():
         result = "m-" + result
-    return result.removesuffix("-")
+    return result
+
+
+_sanitize_cached = functools.lru_cache(maxsize=4096)(_sanitize)
 
 
 def is_dns1035_label(text: str) -> bool:

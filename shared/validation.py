@@ -132,13 +132,15 @@ def unknown_fields(obj: Mapping[str, Any]) -> list[FieldError]:
 
 
 def _unknown(node: Node, value: Any, path: str, found: list[FieldError]) -> None:
-    # Runs on every validation: set arithmetic finds strangers, only structured fields recurse.
+    # Runs on every validation: a subset test finds strangers without building a set, only
+    # structured fields recurse, and `dict` checks skip the ABC machinery of `Mapping` (objects
+    # here come from a JSON or YAML decoder).
     if node.kind == "object":
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             return
-        strangers = value.keys() - node.field_names
-        for key in sorted(strangers, key=str) if strangers else ():
-            found.append(FieldError(join(path, str(key)), f'unknown field "{key}"', NOT_SUPPORTED))
+        if not node.field_names.issuperset(value):
+            for key in sorted(value.keys() - node.field_names, key=str):
+                found.append(FieldError(join(path, str(key)), f'unknown field "{key}"', NOT_SUPPORTED))
         for key, sub in node.nested_fields:
             child = value.get(key)
             if child is not None:
@@ -147,7 +149,7 @@ def _unknown(node: Node, value: Any, path: str, found: list[FieldError]) -> None
         if node.kind == "list" and isinstance(value, list):
             for i, child in enumerate(value):
                 _unknown(node.item, child, f"{path}[{i}]", found)
-        elif node.kind == "map" and isinstance(value, Mapping):
+        elif node.kind == "map" and isinstance(value, dict):
             for key, child in value.items():
                 _unknown(node.item, child, f"{path}[{key}]", found)
 
