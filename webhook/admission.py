@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -24,13 +25,31 @@ import orjson
 from shared import api, defaulting, validation
 from shared.settings import OperatorSettings
 from webhook import restarts, reviews
+from webhook.memo import Memo
 
 Hook = Literal["mutate", "validate"]
 Verdict = Literal["allowed", "patched", "warned", "denied", "bad_request"]
 
 
+@dataclass
+class Memos:
+    """Recent validation reports and pod templates of one webhook process (see `webhook.memo`).
+
+    Valid for one `OperatorSettings` only (the answers depend on them): the app makes one next to
+    its settings. Without one every request is judged from scratch, as the offline tools do.
+    """
+
+    reports: Memo[validation.Report] = field(default_factory=lambda: Memo(512))
+    restarts: restarts.RestartMemo = field(default_factory=restarts.RestartMemo)
+
+
 def review(
-    body: Any, settings: OperatorSettings, hook: Hook, *, persist_images: bool = True
+    body: Any,
+    settings: OperatorSettings,
+    hook: Hook,
+    *,
+    persist_images: bool = True,
+    memos: Memos | None = None,
 ) -> reviews.AdmissionReview:
     """Answer one AdmissionReview body; raises reviews.BadRequest when it is not one.
 
@@ -46,7 +65,7 @@ def review(
     elif hook == "mutate":
         response = mutate(request, settings, persist_images=persist_images)
     else:
-        response = validate(request, settings)
+        response = validate(request, settings, memos)
     return {"apiVersion": request.api_version, "kind": "AdmissionReview", "response": response}
 
 
@@ -63,22 +82,55 @@ def mutate(
     return {"uid": request.uid, "allowed": True, "patchType": "JSONPatch", "patch": patch}
 
 
-def validate(request: reviews.Request, settings: OperatorSettings) -> reviews.Response:
-    """Every error in one denial, or an admission with warnings."""
+def validate(
+    request: reviews.Request, settings: OperatorSettings, memos: Memos | None = None
+) -> reviews.Response:
+    """Every error in one denial, or an admission with warnings.
+
+    On UPDATE, validation ratchets as the API server's own schema validation does: a spec left as
+    it was is not judged again, and an error the stored object has too becomes a warning. Rules
+    tighten over releases; without this, an object admitted under older rules could not even have
+    its finalizer removed, and its deletion would hang.
+    """
     assert request.object is not None
     obj = _with_request_identity(request.object, request)
     old = request.old_object if request.operation == "UPDATE" else None
-    report = validation.validate(obj, settings, old, creating=request.operation == "CREATE")
-    warnings = list(report.warnings)
-    if report.ok and old is not None and report.model is not None:
-        warnings += restarts.restart_warnings(old, report.model, settings)
-    if report.ok:
+    errors = (
+        list(validation.name_record_rules(obj, old))
+        if old is not None or request.operation == "CREATE"
+        else []
+    )
+    warnings: list[str] = []
+    if old is None or obj.get("spec") != old.get("spec"):
+        report = _report(obj, settings, memos)
+        found = report.errors
+        if found and old is not None:
+            before = set(_report(old, settings, memos).errors)
+            warnings += (
+                f"{e} (the stored object has this too; fix it before changing it)"
+                for e in found
+                if e in before
+            )
+            found = tuple(e for e in found if e not in before)
+        errors += found
+        warnings += report.warnings
+        if not errors and old is not None and report.model is not None:
+            memo = memos.restarts if memos is not None else None
+            warnings += restarts.restart_warnings(old, obj, report.model, settings, memo)
+    if not errors:
         response: reviews.Response = {"uid": request.uid, "allowed": True}
     else:
-        response = {"uid": request.uid, "allowed": False, "status": denial(report.errors, _name(obj))}
+        ordered = tuple(sorted(dict.fromkeys(errors)))
+        response = {"uid": request.uid, "allowed": False, "status": denial(ordered, _name(obj))}
     if warnings:
         response["warnings"] = warnings
     return response
+
+
+def _report(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> validation.Report:
+    if memos is None:
+        return validation.validate(obj, settings)
+    return memos.reports.get_or_compute(orjson.dumps(obj), lambda: validation.validate(obj, settings))
 
 
 def wrong_kind(request: reviews.Request) -> reviews.Response:

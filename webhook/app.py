@@ -35,6 +35,7 @@ class State:
 
 
 CONFIG_KEY = web.AppKey("config", WebhookConfig)
+MEMOS_KEY = web.AppKey("memos", admission.Memos)
 STATE_KEY = web.AppKey("state", State)
 RELOADER_KEY = web.AppKey("reloader", CertReloader)
 
@@ -46,7 +47,7 @@ def _admission_handler(hook: admission.Hook) -> Callable[[web.Request], Awaitabl
         start = time.perf_counter()
         metrics.in_flight += 1
         try:
-            answer = await _answer(request, hook, config)
+            answer = await _answer(request, hook, config, app[MEMOS_KEY])
         finally:
             metrics.in_flight -= 1
         metrics.observe(hook, answer.operation, answer.verdict, time.perf_counter() - start, answer.reason)
@@ -56,7 +57,9 @@ def _admission_handler(hook: admission.Hook) -> Callable[[web.Request], Awaitabl
     return handler
 
 
-async def _answer(request: web.Request, hook: admission.Hook, config: WebhookConfig) -> handling.Answer:
+async def _answer(
+    request: web.Request, hook: admission.Hook, config: WebhookConfig, memos: admission.Memos
+) -> handling.Answer:
     limit = config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return handling.bad_request(f"body of {request.content_length} bytes exceeds the limit of {limit}")
@@ -65,7 +68,12 @@ async def _answer(request: web.Request, hook: admission.Hook, config: WebhookCon
     except web.HTTPRequestEntityTooLarge:
         return handling.bad_request(f"body exceeds the limit of {limit} bytes")
     return handling.handle(
-        body, request.content_type, hook, config.operator, persist_images=config.persist_default_images
+        body,
+        request.content_type,
+        hook,
+        config.operator,
+        persist_images=config.persist_default_images,
+        memos=memos,
     )
 
 
@@ -114,6 +122,7 @@ def make_app(
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = metrics if metrics is not None else WebhookMetrics()
     app[STATE_KEY] = State()
+    app[MEMOS_KEY] = admission.Memos()  # for `config.operator`, which never changes while serving
     if reloader is not None:
         app[RELOADER_KEY] = reloader
     for path in MUTATE_PATHS:

@@ -40,8 +40,9 @@ def handle(
     settings: OperatorSettings,
     *,
     persist_images: bool = True,
+    memos: admission.Memos | None = None,
 ) -> Answer:
-    """Answer one admission request body."""
+    """Answer one admission request body; `memos` must belong to `settings` (see `admission.Memos`)."""
     try:
         if content_type not in JSON_TYPES:
             raise reviews.BadRequest(f"content type must be application/json, got {content_type or 'none'!r}")
@@ -49,7 +50,7 @@ def handle(
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise reviews.BadRequest(f"body is not valid JSON: {str(e)[:200]}") from e
-        review = admission.review(decoded, settings, hook, persist_images=persist_images)
+        review = admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
     except reviews.BadRequest as e:
         encoded = orjson.dumps(reviews.bad_request_review(e))
         return Answer(400, encoded, e.uid, "unknown", "bad_request", "BadRequest", e.message)

@@ -11,8 +11,10 @@ through a hash in the pod template, so a configuration change shows up here like
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from shared.api import ModelService
@@ -20,6 +22,7 @@ from shared.builders import deployment, epp_deployment
 from shared.builders.defaults import apply_image_defaults
 from shared.builders.meta import Manifest
 from shared.settings import OperatorSettings
+from webhook.memo import Memo
 
 Builder = Callable[[ModelService, OperatorSettings], Manifest | None]
 
@@ -35,23 +38,72 @@ MAX_PARTS = 4
 """Template parts named in one warning; more are counted."""
 
 
-def restart_warnings(old: Mapping[str, Any], new: ModelService, settings: OperatorSettings) -> list[str]:
+Templates = tuple[Manifest | None, ...]
+"""The Deployments of `POD_BUILDERS`, in order (None where a group has no pods)."""
+
+
+@dataclass
+class RestartMemo:
+    """Recent pod templates by object, and recent warnings by pair of objects (see `webhook.memo`).
+
+    The old object of an UPDATE is, more often than not, the new object of the admission before
+    it, so its templates are usually known already; a repeated UPDATE (a retry, a dry run and
+    then the real request) finds its whole answer.
+    """
+
+    templates: Memo[Templates] = field(default_factory=lambda: Memo(256))
+    warnings: Memo[tuple[str, ...]] = field(default_factory=lambda: Memo(256))
+
+
+def restart_warnings(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    model: ModelService,
+    settings: OperatorSettings,
+    memo: RestartMemo | None = None,
+) -> list[str]:
     """One warning per group of pods the update creates, deletes or restarts; none when nothing does.
 
-    An old object that no longer parses (stored before a rule existed) yields no warning rather
-    than a failure: the update itself is what matters.
+    `model` is `new` parsed. An old object that no longer parses (stored before a rule existed)
+    yields no warning rather than a failure: the update itself is what matters.
     """
+    if memo is None:
+        return list(_compare(_build(old, None, settings), _build(new, model, settings)))
+    before_key, after_key = _content(old), _content(new)
+
+    def compare() -> tuple[str, ...]:
+        before = memo.templates.get_or_compute(before_key, lambda: _build(old, None, settings))
+        after = memo.templates.get_or_compute(after_key, lambda: _build(new, model, settings))
+        return tuple(_compare(before, after))
+
+    return list(memo.warnings.get_or_compute(before_key + b"\n" + after_key, compare))
+
+
+def _content(obj: Mapping[str, Any]) -> bytes:
+    """What the builders read: the spec, and the name, namespace, labels and annotations."""
+    meta = obj.get("metadata") or {}
+    return orjson.dumps(
+        [meta.get(k) for k in ("name", "namespace", "labels", "annotations")] + [obj.get("spec")]
+    )
+
+
+def _build(obj: Mapping[str, Any], model: ModelService | None, settings: OperatorSettings) -> Templates:
+    """The pod groups' Deployments; empty when `obj` no longer parses."""
     try:
-        before = apply_image_defaults(ModelService.model_validate(old), settings)
+        parsed = model if model is not None else ModelService.model_validate(obj)
     except ValidationError:
-        return []
-    after = apply_image_defaults(new, settings)
-    warnings = []
-    for label, build in POD_BUILDERS:
-        warning = _warning(label, build(before, settings), build(after, settings))
+        return ()
+    ms = apply_image_defaults(parsed, settings)
+    return tuple(builder(ms, settings) for _, builder in POD_BUILDERS)
+
+
+def _compare(before: Templates, after: Templates) -> Iterator[str]:
+    if not before:
+        return
+    for (label, _), was, will in zip(POD_BUILDERS, before, after, strict=True):
+        warning = _warning(label, was, will)
         if warning is not None:
-            warnings.append(warning)
-    return warnings
+            yield warning
 
 
 def _warning(label: str, was: Manifest | None, will: Manifest | None) -> str | None:

@@ -1,0 +1,153 @@
+"""Remembered answers equal fresh ones; UPDATEs ratchet instead of re-judging what was admitted."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared import defaulting
+from shared.settings import OperatorSettings
+from tests.webhook import samples
+from webhook import admission, handling
+from webhook.memo import MAX_CONTENT_BYTES, Memo
+
+SETTINGS = OperatorSettings(allowed_image_prefixes=("harbor.local/", "docker.io/", "ghcr.io/"))
+
+
+def _stored(obj: dict[str, Any]) -> dict[str, Any]:
+    return defaulting.defaulted(obj, SETTINGS)
+
+
+def _validate(
+    obj: dict[str, Any], old: dict[str, Any] | None = None, memos: admission.Memos | None = None
+) -> Any:
+    body = samples.review(obj, "UPDATE" if old is not None else "CREATE", old)
+    return admission.review(body, SETTINGS, "validate", memos=memos)["response"]
+
+
+# --- the memo -----------------------------------------------------------------------------------
+
+
+def test_memo_keeps_at_most_size_entries_and_forgets_the_least_recent() -> None:
+    memo: Memo[int] = Memo(2)
+    calls: list[bytes] = []
+
+    def value(content: bytes) -> int:
+        def compute() -> int:
+            calls.append(content)
+            return len(calls)
+
+        return memo.get_or_compute(content, compute)
+
+    assert [value(b"a"), value(b"b"), value(b"a"), value(b"c"), value(b"a"), value(b"b")] == [
+        1,
+        2,
+        1,
+        3,
+        1,
+        4,
+    ]
+    assert calls == [b"a", b"b", b"c", b"b"] and len(memo) == 2
+    assert (memo.hits, memo.misses) == (2, 4)
+
+
+def test_memo_never_remembers_large_content() -> None:
+    memo: Memo[int] = Memo(8)
+    big = b"x" * (MAX_CONTENT_BYTES + 1)
+    assert [memo.get_or_compute(big, lambda: 1) for _ in range(3)] == [1, 1, 1]
+    assert len(memo) == 0 and memo.misses == 3
+
+
+UPDATES = [
+    ("spec.engine.args", ["--max-num-seqs", "64"]),
+    ("spec.decode.replicas", 5),
+    ("spec.prefill", ...),
+    ("spec.engine.port", 8200),  # collides with the routing proxy: a denial
+    ("spec.decode.nodeSelector", {"bad key!": "v"}),
+    ("spec.engine.image", "quay.io/not/allowed:1"),
+    ("metadata.labels", {"team": "a"}),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(range(len(UPDATES))), min_size=1, max_size=6))
+def test_answers_with_a_memo_equal_answers_without(sequence: list[int]) -> None:
+    # A chain of updates, each old object the previous new one, answered twice over: once from
+    # scratch, once with one memo for the whole chain.
+    memos = admission.Memos()
+    old = _stored(samples.full_pd())
+    assert _validate(old, memos=memos) == _validate(old)
+    for i in sequence:
+        new = samples.with_changes(old, *UPDATES[i])
+        for _ in range(2):  # the second time from the memo
+            assert _validate(new, old, memos) == _validate(new, old)
+        old = new
+
+
+def test_a_remembered_answer_carries_the_new_uid() -> None:
+    memos = admission.Memos()
+    body = samples.review(_stored(samples.minimal()), uid="first")
+    first = handling.handle(orjson.dumps(body), "application/json", "validate", SETTINGS, memos=memos)
+    body["request"]["uid"] = "second"
+    second = handling.handle(orjson.dumps(body), "application/json", "validate", SETTINGS, memos=memos)
+    assert orjson.loads(first.body)["response"]["uid"] == "first"
+    assert orjson.loads(second.body)["response"]["uid"] == "second"
+    assert memos.reports.hits == 1
+
+
+# --- ratcheting --------------------------------------------------------------------------------
+
+
+def _admitted_under_older_rules() -> dict[str, Any]:
+    """A stored object that today's rules reject (a node selector key Kubernetes refuses)."""
+    return _stored(samples.with_changes(samples.minimal(), "spec.decode.nodeSelector", {"bad key!": "v"}))
+
+
+def test_an_invalid_object_is_still_denied_on_create() -> None:
+    response = _validate(_admitted_under_older_rules())
+    assert response["allowed"] is False
+    assert response["status"]["details"]["causes"][0]["field"] == "spec.decode.nodeSelector[bad key!]"
+
+
+def test_a_metadata_only_update_of_an_object_admitted_under_older_rules_is_allowed() -> None:
+    # Removing the reconciler's finalizer while the object is deleted must never be blocked.
+    old = _admitted_under_older_rules()
+    old["metadata"]["finalizers"] = ["model.otterscale.io/cleanup"]
+    new = copy.deepcopy(old)
+    new["metadata"]["finalizers"] = []
+    new["metadata"]["deletionTimestamp"] = "2026-12-02T08:00:00Z"
+    assert _validate(new, old) == {"uid": "uid-1", "allowed": True}
+
+
+def test_an_error_the_stored_object_has_too_becomes_a_warning() -> None:
+    old = _admitted_under_older_rules()
+    new = samples.with_changes(old, "spec.decode.replicas", 3)
+    response = _validate(new, old)
+    assert response["allowed"] is True
+    assert any(
+        w.startswith("spec.decode.nodeSelector[bad key!]: Invalid value: 'bad key!'")
+        and w.endswith("(the stored object has this too; fix it before changing it)")
+        for w in response["warnings"]
+    ), response["warnings"]
+
+
+def test_a_new_error_in_an_update_is_denied_even_beside_a_ratcheted_one() -> None:
+    old = _admitted_under_older_rules()
+    new = samples.with_changes(old, "spec.engine.port", 70000)
+    response = _validate(new, old)
+    assert response["allowed"] is False
+    assert [c["field"] for c in response["status"]["details"]["causes"]] == ["spec.engine.port"]
+
+
+def test_changing_the_offending_value_to_another_bad_one_is_denied() -> None:
+    old = _admitted_under_older_rules()
+    new = samples.with_changes(old, "spec.decode.nodeSelector", {"worse key!": "v"})
+    response = _validate(new, old)
+    assert response["allowed"] is False
+    assert [c["field"] for c in response["status"]["details"]["causes"]] == [
+        "spec.decode.nodeSelector[worse key!]"
+    ]
