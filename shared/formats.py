@@ -4,7 +4,9 @@ Each check returns the reasons a value breaks the format (empty when it is valid
 report every reason at the field the user wrote. The formats are the ones the API server enforces
 on the child that receives the value: label keys and values on pod templates, annotation keys,
 object names in references, container port names, and Gateway API hostnames. Checking them at
-admission turns a child that would fail at every reconcile into one clear denial.
+admission turns a child that would fail at every reconcile into one clear denial. Image references
+are the exception: nothing checks them until a pod is created or pulls, so admission is the first
+place that can name the field.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ _QUALIFIED_NAME_RE = re.compile(
 _DIGITS_AND_DOTS_RE = re.compile(r"^[0-9.]+$")
 _PORT_NAME_CHARS_RE = re.compile(r"^[-a-z0-9]+$")
 _HAS_LETTER_RE = re.compile(r"[a-z]")
+# Unicode whitespace (what str.isspace() calls space; `\s` on str patterns is the same set) and the
+# control characters: C0, DEL and C1 (Unicode category Cc).
+_SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
@@ -102,6 +107,21 @@ def annotations_too_large(annotations: Mapping[str, str]) -> bool:
     # A character is at most 4 UTF-8 bytes, so counting characters settles the usual small case.
     chars = sum(len(k) + len(v) for k, v in annotations.items())
     return chars * 4 > ANNOTATIONS_MAX_BYTES and annotations_size(annotations) > ANNOTATIONS_MAX_BYTES
+
+
+def image_reference(text: str) -> list[str]:
+    """A container image reference, as far as admission can tell without a registry.
+
+    Only what no registry accepts: whitespace (leading, trailing or inside) and control
+    characters. The API server admits them in a Deployment's pod template, and the pods then fail
+    to be created or to pull, long after the object that carried the image was accepted.
+    """
+    found = _SPACE_OR_CONTROL_RE.search(text)
+    if found is None:
+        return []
+    # Named, because a long value is shown cut short and the offending character may be past the cut.
+    at = f"found {found.group()!r} at index {found.start()}"
+    return [f"must not contain whitespace or control characters ({at})"]
 
 
 def port_name(text: str) -> list[str]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared import formats
 
 Provider = Literal["istio", "gke", "none"]
 
@@ -68,3 +70,13 @@ class OperatorSettings(_Settings):
     """How long vLLM may take to load a model before its startup probe fails the pod."""
     allowed_image_prefixes: tuple[str, ...] = ()
     """Image prefixes allowed for engine, routing-proxy and EPP images; empty allows all."""
+
+    @field_validator("default_engine_image", "default_epp_image", "default_routing_proxy_image", "kit_image")
+    @classmethod
+    def _image_reference(cls, image: str) -> str:
+        # The spec's images get the same check at admission; a bad default would otherwise reach
+        # every pod that leaves its image empty, and only fail there.
+        reasons = formats.image_reference(image)
+        if reasons:
+            raise ValueError(f"{image!r}: {'; '.join(reasons)}")
+        return image

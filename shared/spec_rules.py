@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from shared import formats
+from shared import engine_flags, formats
 from shared.api import HTTPRouteSpec, ModelServiceSpec, ModelSpec, MonitoringSpec, RoleSpec
 from shared.kube_types import EnvVar, ResourceRequirements, Toleration, parse_quantity, port_number
 
@@ -30,14 +30,6 @@ GPU_RESOURCES = {
     "intel-gaudi": "habana.ai/gaudi",
     "google": "google.com/tpu",
 }
-OPERATOR_FLAGS = (
-    "--port",
-    "--served-model-name",
-    "--tensor-parallel-size",
-    "--data-parallel-size",
-    "--data-parallel-size-local",
-    "--model",
-)
 RESERVED_EPP_PORTS = {9003: "the EPP gRPC health port", 9090: "the EPP metrics port"}
 NIXL_PORT_ENV = "VLLM_NIXL_SIDE_CHANNEL_PORT"
 MAX_HOSTNAMES = 16
@@ -66,6 +58,7 @@ class FieldError:
 def spec_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:
     """Every rule finding on a parsed spec."""
     yield from model_rules(spec.model)
+    yield from image_rules(spec)
     for i, env in enumerate(spec.engine.env or ()):
         yield from env_var_rules(env, f"spec.engine.env[{i}]")
     yield from engine_args_rules(spec.engine.args or (), spec.model.mount_path)
@@ -105,6 +98,18 @@ def model_rules(model: ModelSpec) -> Iterator[FieldError]:
             yield FieldError(path, f"Required value: {why}", REQUIRED)
         else:
             yield from _invalid(path, secret.name, formats.dns1123_subdomain(secret.name))
+
+
+def image_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:
+    """Every image the spec names reaches a pod verbatim, so a malformed one is denied at its field."""
+    images = [("spec.model.image", spec.model.image), ("spec.engine.image", spec.engine.image)]
+    if spec.routing_proxy is not None:
+        images.append(("spec.routingProxy.image", spec.routing_proxy.image))
+    if spec.inference_pool is not None:
+        images.append(("spec.inferencePool.endpointPicker.image", spec.inference_pool.endpoint_picker.image))
+    for path, image in images:
+        if image is not None:
+            yield from _invalid(path, image, formats.image_reference(image))
 
 
 def port_rules(spec: ModelServiceSpec) -> Iterator[FieldError]:
@@ -276,22 +281,32 @@ def env_var_rules(env: EnvVar, path: str) -> Iterator[FieldError]:
 
 
 def engine_args_rules(args: Sequence[str], mount_path: str) -> Iterator[FieldError]:
-    """User args must not repeat what the operator passes vLLM: flags (both spellings) and the model."""
+    """User args must not set what the operator passes vLLM: its flags, in every spelling vLLM
+    accepts (`shared.engine_flags`), and the model path."""
+    values_of: engine_flags.OwnedFlag | None = None  # the denied flag whose values follow
     for i, arg in enumerate(args):
-        flag = arg.split("=", 1)[0]
-        if flag in OPERATOR_FLAGS:
+        owned = engine_flags.owned_flag(arg)
+        if owned is not None:
+            written = engine_flags.option_name(arg)
+            named = written if written == owned.name else f"{written} ({owned.name})"
             yield FieldError(
                 f"spec.engine.args[{i}]",
-                f"Forbidden: {flag} is set by the operator (from the spec); remove it from args",
+                f"Forbidden: {named} is set by the operator (from {owned.source}); remove it from args",
                 FORBIDDEN,
             )
-        elif arg == mount_path and not _is_flag_value(args, i):
-            yield FieldError(
-                f"spec.engine.args[{i}]",
-                f"Forbidden: the model path {mount_path!r} is the operator's first positional argument; "
-                "remove it from args",
-                FORBIDDEN,
-            )
+            values_of = owned if engine_flags.takes_next(arg) else None
+        elif values_of is not None and not arg.startswith("-"):
+            # The denied flag's value goes with it: one finding, and never read as the model path.
+            values_of = values_of if values_of.many else None
+        else:
+            values_of = None
+            if arg == mount_path and not _is_flag_value(args, i):
+                yield FieldError(
+                    f"spec.engine.args[{i}]",
+                    f"Forbidden: the model path {mount_path!r} is the operator's first positional "
+                    "argument; remove it from args",
+                    FORBIDDEN,
+                )
 
 
 def _is_flag_value(args: Sequence[str], i: int) -> bool:

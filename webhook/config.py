@@ -89,7 +89,10 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Flags over environment over defaults; bad values exit with argparse's usage message."""
     # The webhook's flags carry no defaults of their own: WebhookConfig's fields are the defaults.
     values = {k: v for k, v in FLAG_SET.parse(argv, environ).items() if v is not None}
-    return _config(values)
+    try:
+        return _config(values)
+    except ValueError as e:  # pydantic's ValidationError of a setting, e.g. a malformed default image
+        FLAG_SET.fail(str(e))
 
 
 def _config(values: dict[str, Any]) -> WebhookConfig:

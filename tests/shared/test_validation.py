@@ -462,7 +462,8 @@ def test_rules_needing_a_parsed_model_still_run_alongside_unknown_fields() -> No
 def test_error_messages_name_the_flag() -> None:
     report = validation.validate(_stored(_set("spec.engine.args", ["--port=1"])), SETTINGS)
     assert str(report.errors[0]) == (
-        "spec.engine.args[0]: Forbidden: --port is set by the operator (from the spec); remove it from args"
+        "spec.engine.args[0]: Forbidden: --port is set by the operator (from spec.engine.port, or "
+        "spec.routingProxy.targetPort behind the routing proxy); remove it from args"
     )
 
 

@@ -57,8 +57,13 @@ def test_operator_image_defaults_and_persistence_switch() -> None:
         (["--port", "x"], {}, "invalid int value"),
         ([], {"WEBHOOK_PORT": "x"}, "WEBHOOK_PORT='x'"),
         ([], {"WEBHOOK_PERSIST_DEFAULT_IMAGES": "maybe"}, "expected true or false"),
+        (
+            ["--default-engine-image", "vllm/vllm-openai:v0.9 "],
+            {},
+            "'vllm/vllm-openai:v0.9 ': must not contain whitespace or control characters",
+        ),
     ],
-    ids=["bad flag", "bad variable", "bad boolean"],
+    ids=["bad flag", "bad variable", "bad boolean", "malformed default image"],
 )
 def test_bad_values_exit_with_a_usage_message(
     argv: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
