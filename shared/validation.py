@@ -107,7 +107,8 @@ def validate(
             *(FieldError(p.path, p.message) for p in namecheck.check_names(model)),
             *image_policy(model.spec, settings),
         ]
-        errors += (e for e in rule_errors if not _depends_on(e.path, pruned))
+        index = _Pruned(pruned)
+        errors += (e for e in rule_errors if not index.read_by(e.path))
         warnings += spec_rules.spec_warnings(model.spec)
     if old is not None or creating:
         errors += name_record_rules(obj, old)
@@ -190,6 +191,8 @@ def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[F
     Rules beyond the schema then still run on the rest of the object, so one response lists every
     error; rule findings that depend on a pruned value are dropped by the caller. Gives up (model
     None) when removing values cannot make the object parse, e.g. a required section is missing.
+    Each round removes every offending value in one copy of the object, so the work grows with the
+    size of the object, not with the number of errors times that size.
     """
     try:
         return ModelService.model_validate(obj), [], set()
@@ -199,14 +202,18 @@ def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[F
     work: Any = obj
     pruned: set[str] = set()
     for _ in range(_PRUNE_ROUNDS):
+        locs: dict[tuple[str | int, ...], None] = {}
         for err in error.errors(include_url=False):
             loc = err["loc"][:-1] if err["type"] == "missing" else err["loc"]
             while loc and isinstance(loc[-1], int):
                 loc = loc[:-1]  # a bad list item prunes the whole list: indices must stay meaningful
-            work, removed = _without(work, loc) if loc else (work, False)
-            if not removed:
+            if not loc:
                 return None, errors, pruned
-            pruned.add(_path(loc))
+            locs[tuple(loc)] = None
+        work, complete = _without_all(work, list(locs))
+        if not complete:
+            return None, errors, pruned
+        pruned.update(_path(loc) for loc in locs)
         try:
             return ModelService.model_validate(work), errors, pruned
         except ValidationError as e:
@@ -214,36 +221,76 @@ def parse_leniently(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[F
     return None, errors, pruned
 
 
-def _without(obj: Any, loc: Sequence[str | int]) -> tuple[Any, bool]:
-    """`obj` without the value at `loc`, copying only the containers on the way (the input stays
-    intact); (obj, False) when there is nothing at `loc`."""
-    key = loc[0]
-    if len(loc) == 1:
-        if isinstance(obj, Mapping) and key in obj:
-            return {k: v for k, v in obj.items() if k != key}, True
+_REMOVE: dict[Any, Any] = {}
+"""Marks a value to remove in the tree `_without_all` walks (compared by identity)."""
+
+
+def _without_all(obj: Any, locs: Sequence[tuple[str | int, ...]]) -> tuple[Any, bool]:
+    """(`obj` without the values at `locs`, whether every one was there), copying each container
+    on the way once (the input stays intact). A location inside another one is covered by it."""
+    tree: dict[Any, Any] = {}
+    for loc in sorted(locs, key=len):  # shorter first: a removed parent covers its children
+        node = tree
+        for part in loc[:-1]:
+            node = node.setdefault(part, {})
+            if node is _REMOVE:
+                break
+        else:
+            node[loc[-1]] = _REMOVE
+    return _prune(obj, tree)
+
+
+def _prune(obj: Any, tree: dict[Any, Any]) -> tuple[Any, bool]:
+    complete = True
+    out: Any
+    if isinstance(obj, Mapping):
+        out = dict(obj)
+    elif isinstance(obj, list):
+        out = list(obj)
+    else:
         return obj, False
-    if isinstance(obj, Mapping) and key in obj:
-        child, removed = _without(obj[key], loc[1:])
-        return ({**obj, key: child}, True) if removed else (obj, False)
-    if isinstance(obj, list) and isinstance(key, int) and 0 <= key < len(obj):
-        child, removed = _without(obj[key], loc[1:])
-        return ([*obj[:key], child, *obj[key + 1 :]], True) if removed else (obj, False)
-    return obj, False
+    for key, sub in tree.items():
+        if not _has(out, key):
+            complete = False
+        elif sub is _REMOVE:
+            del out[key]  # only map keys: list locations end at the list itself
+        else:
+            out[key], found = _prune(out[key], sub)
+            complete = complete and found
+    return out, complete
 
 
-def _depends_on(path: str, pruned: set[str]) -> bool:
-    """True when a rule finding at `path` read a value that was pruned (or its parents/children)."""
-    inputs = _CROSS_FIELD_INPUTS.get(_SUBSCRIPT.sub("[]", path), ())
-    for p in pruned:
-        if _within(path, p) or _within(p, path) or any(_within(p, i) for i in inputs):
+def _has(container: dict[Any, Any] | list[Any], key: Any) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(key, int) and 0 <= key < len(container)
+
+
+class _Pruned:
+    """The pruned paths, indexed so asking whether a finding depends on one costs the length of
+    the finding's path, not the number of pruned paths (thousands in a hostile request)."""
+
+    def __init__(self, pruned: set[str]) -> None:
+        self.paths = pruned
+        self.ancestors = {a for p in pruned for a in _ancestors(p)}
+        self.metadata = any(p.startswith("metadata") for p in pruned)
+
+    def read_by(self, path: str) -> bool:
+        """True when a rule finding at `path` read a value that was pruned (or its parents/children)."""
+        if not self.paths:
+            return False
+        if path in self.ancestors or any(a in self.paths for a in _ancestors(path)):
             return True
-        if p.startswith("metadata") and path.startswith("metadata"):
-            return True
-    return False
+        inputs = _CROSS_FIELD_INPUTS.get(_SUBSCRIPT.sub("[]", path), ())
+        return any(i in self.ancestors for i in inputs) or (self.metadata and path.startswith("metadata"))
 
 
-def _within(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+def _ancestors(path: str) -> Iterator[str]:
+    """`path` and every path it lies within (`a.b[c]` -> `a.b[c]`, `a.b`, `a`)."""
+    yield path
+    for i, ch in enumerate(path):
+        if ch in ".[":
+            yield path[:i]
 
 
 def _child(node: Node, part: str | int) -> Node:
