@@ -4,7 +4,10 @@ the writes the reconciler made that the watches have not delivered yet.
 Reconciles read only from here, so a reconcile that changes nothing makes no API request. Every
 change of a ModelService enqueues its key; every change of a child enqueues its controlling
 ModelService (controller ownerReference, or the ownership labels on cluster-scoped children), as
-controller-runtime's ``EnqueueRequestForOwner`` does.
+controller-runtime's ``EnqueueRequestForOwner`` does. Serving pods are cached slim
+(``reconciler.pods``) and indexed by the Deployment that made them; a pod's change enqueues that
+Deployment's owner, and the pods join the owner's fingerprint, so a pod that changes is looked at
+and a pass over pods that did not is still skipped.
 
 The write overlay is client-go's MutationCache idea: an object the reconciler just created or
 updated is served from the overlay until its informer catches up (resourceVersions are etcd
@@ -18,9 +21,11 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from reconciler import pods
 from reconciler.clock import Clock
-from reconciler.informer import Entry, Informer, ListWatchClient, ObjKey, key_of
+from reconciler.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim
 from reconciler.kube import Manifest, Resource
+from reconciler.pods import DEPLOYMENT, POD
 from shared import api, labels
 
 GVK = tuple[str, str]
@@ -79,6 +84,7 @@ class Cache:
         self._index: dict[str, set[tuple[GVK, ObjKey]]] = {}
         self._overlay: dict[tuple[GVK, ObjKey], _Write] = {}
         self._owners: dict[str, str] = {}
+        self._pods = pods.PodIndex()
 
     # --- informers -------------------------------------------------------------------------------
 
@@ -96,9 +102,10 @@ class Cache:
                 resource,
                 lambda key, old, new, gvk=gvk: self._on_event(gvk, key, old, new),  # type: ignore[misc]
                 self._clock,
-                owner_of=None if gvk == MODELSERVICE else self._owner_of,
+                owner_of=self._owner_function(gvk),
                 namespace=scope,
                 label_selector=label_selector,
+                transform=pods.slim_pod if gvk == POD else slim,
                 page_size=self._page_size,
                 watch_timeout=self._watch_timeout,
             )
@@ -116,7 +123,7 @@ class Cache:
         await _cancel(self._tasks.pop(gvk, []))
         for informer in informers.values():
             for key, entry in informer.store.items():
-                self._reindex(gvk, key, entry, None)
+                self._index_change(gvk, key, entry, None)
 
     async def stop(self) -> None:
         tasks = [t for ts in self._tasks.values() for t in ts]
@@ -191,19 +198,39 @@ class Cache:
         return found
 
     def fingerprint(self, owner: str) -> int:
-        """A hash of which children ``owner`` has and their resourceVersions; changes with any of them."""
+        """A hash of which children ``owner`` has, the pods of its Deployments, and the
+        resourceVersions of all of them; changes with any of them."""
         digest = 0
         count = 0
         for gvk, key in self._index.get(owner, ()):
             found = self.entry(gvk, key[0], key[1])
-            if found is not None:
-                digest ^= hash((gvk, key, found.rv))
-                count += 1
+            if found is None:
+                continue
+            digest ^= hash((gvk, key, found.rv))
+            count += 1
+            if gvk == DEPLOYMENT:
+                for pod_key in self._pods.of(f"{key[0]}/{key[1]}"):
+                    pod = self._stored(POD, pod_key)
+                    if pod is not None:
+                        digest ^= hash((POD, pod_key, pod.rv))
+                        count += 1
         return hash((digest, count))
+
+    def pods(self, namespace: str, deployment: str) -> list[Manifest]:
+        """The cached (slim) pods of Deployment ``namespace/deployment``, by name."""
+        found = [self._stored(POD, key) for key in self._pods.of(f"{namespace}/{deployment}")]
+        return sorted((e.obj() for e in found if e is not None), key=lambda p: str(p["metadata"]["name"]))
 
     def keys(self, gvk: GVK = MODELSERVICE) -> list[str]:
         """namespace/name of every cached object of ``gvk`` (ModelServices by default)."""
         return [f"{ns}/{name}" for i in self._informers.get(gvk, {}).values() for ns, name in i.store]
+
+    def _owner_function(self, gvk: GVK) -> OwnerOf | None:
+        """What a cache entry of ``gvk`` points at: nothing (ModelServices), the controlling
+        Deployment (pods), or the owning ModelService (children)."""
+        if gvk == MODELSERVICE:
+            return None
+        return self._pods.deployment_of if gvk == POD else self._owner_of
 
     def _owner_of(self, obj: Manifest) -> str | None:
         """The owner key, one shared string per owner (a dozen children point at each)."""
@@ -246,7 +273,27 @@ class Cache:
         if gvk == MODELSERVICE:
             self._enqueue(f"{key[0]}/{key[1]}")
             return
-        self._reindex(gvk, key, old, new)
+        self._index_change(gvk, key, old, new)
+
+    def _index_change(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
+        if gvk == POD:
+            self._reindex_pod(key, old, new)
+        elif gvk != MODELSERVICE:
+            self._reindex(gvk, key, old, new)
+
+    def _reindex_pod(self, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
+        """Move the pod between Deployments' pod sets; enqueue the owners of those Deployments (a
+        Deployment not cached yet enqueues its owner itself when it arrives)."""
+        old_deployment = old.owner if old is not None else None
+        new_deployment = new.owner if new is not None else None
+        self._pods.move(key, old_deployment, new_deployment)
+        for deployment in dict.fromkeys((old_deployment, new_deployment)):
+            if deployment is None:
+                continue
+            namespace, name = split_key(deployment)
+            found = self.entry(DEPLOYMENT, namespace, name)
+            if found is not None and found.owner is not None:
+                self._enqueue(found.owner)
 
     def _reindex(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
         old_owner = old.owner if old is not None else None

@@ -11,7 +11,8 @@ the informer stored). Children of different ModelServices differ in little more 
 keeps beside it only what the cache reads on every event (resourceVersion, owner key). Reading an
 object decodes a fresh dict, which callers may change freely. ``metadata.managedFields`` is dropped
 (never read, often the largest part); nothing else is, because cached objects are the base of
-updates.
+updates. An informer may be given its own ``transform`` instead (the Pod informer keeps only what
+the status reads: ``reconciler.pods``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 ObjKey = tuple[str, str]
 """(namespace or "", name)"""
 OwnerOf = Callable[[Manifest], str | None]
+Transform = Callable[[Manifest], Manifest]
+"""What an informer stores of each object it lists or watches (client-go's SetTransform)."""
 
 
 class Codec:
@@ -67,7 +70,7 @@ class Entry:
         self.rv = _rv(obj)
         self.owner = owner
         self.codec = codec
-        self.blob = codec.encode(slim(obj))
+        self.blob = codec.encode(obj)
 
     def obj(self) -> Manifest:
         """A fresh dict of the object."""
@@ -126,6 +129,7 @@ class Informer:
         owner_of: OwnerOf | None = None,
         namespace: str | None = None,
         label_selector: str | None = None,
+        transform: Transform = slim,
         page_size: int = 500,
         watch_timeout: int = 300,
         max_backoff: float = 30.0,
@@ -141,6 +145,7 @@ class Informer:
         self._owner_of = owner_of
         self._clock = clock
         self._selector = label_selector
+        self._transform = transform
         self._page_size = page_size
         self._watch_timeout = watch_timeout
         self._max_backoff = max_backoff
@@ -186,7 +191,9 @@ class Informer:
         return base * (0.5 + random.random() / 2)
 
     def entry(self, obj: Manifest) -> Entry:
-        return Entry(obj, self.codec, self._owner_of(obj) if self._owner_of is not None else None)
+        """The cache entry of ``obj`` as the API server sent it (transformed before it is stored)."""
+        kept = self._transform(obj)
+        return Entry(kept, self.codec, self._owner_of(kept) if self._owner_of is not None else None)
 
     async def _list(self) -> None:
         items: dict[ObjKey, Entry] = {}

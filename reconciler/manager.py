@@ -1,7 +1,8 @@
 """The running reconciler: discovery, caches, leader election, workers, resync; start and stop.
 
 Start-up: discover the kinds (waiting for the ModelService CRD if needed), start one informer per
-served kind, wait until every cache has synced, then campaign for the Lease (standbys keep their
+served kind and one for the serving pods (their status is read, never written), wait until every
+cache has synced, then campaign for the Lease (standbys keep their
 caches warm) and, once leading, start the workers. Optional third-party kinds whose CRD is absent
 are re-discovered every ``discovery_period``; when one appears its informer starts and every
 ModelService is reconciled again, so its children get created. Every ``resync_period`` all
@@ -32,6 +33,7 @@ from reconciler.events import EventRecorder
 from reconciler.kube import Client
 from reconciler.leader import LeaderElector, LeaseConfig
 from reconciler.metrics import Metrics
+from reconciler.pods import POD
 from reconciler.queue import RateLimiter, WorkQueue
 from reconciler.reconcile import reconcile
 from shared import api, labels
@@ -135,13 +137,31 @@ class Manager:
     async def run(self) -> None:
         """Run until ``stop()``; raises LeadershipLost if the Lease could not be renewed."""
         try:
-            await self._start_caches()
+            if not await self._started_unless_stopped():
+                return
             async with asyncio.TaskGroup() as group:
                 lost = await self._run_group(group)
         finally:
             await self.cache.stop()
         if lost:
             raise LeadershipLost(f"lost the lease as {self.elector and self.elector.identity}")
+
+    async def _started_unless_stopped(self) -> bool:
+        """Start the caches; False if ``stop()`` came first (a cache that cannot sync, say a list
+        that RBAC refuses, must not keep a graceful stop waiting)."""
+        starting = asyncio.create_task(self._start_caches(), name="start caches")
+        stopping = asyncio.create_task(self._stopping.wait(), name="stop requested")
+        try:
+            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (starting, stopping):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
+        if starting.cancelled():
+            return False
+        starting.result()  # re-raises what went wrong
+        return True
 
     async def _run_group(self, group: asyncio.TaskGroup) -> bool:
         """Campaign, work while leading, then wind down; True if leadership was lost."""
@@ -180,11 +200,14 @@ class Manager:
         self.cache.watch(self.mapper.resource(api.API_VERSION, api.KIND))
         for gvk in self._served_owned():
             self.cache.watch(self.mapper.resource(*gvk), labels.MANAGED_SELECTOR)
+        # Every serving pod template carries the managed-by label, so the same selector finds the
+        # decode, prefill and EPP pods and nothing else.
+        self.cache.watch(self.mapper.resource(*POD), labels.MANAGED_SELECTOR)
         await self.cache.wait_synced()
         log.info("caches synced", extra={"objects": self.cache.size(), "missing": self._missing()})
 
     async def _discover(self) -> None:
-        await self.mapper.refresh([api.API_VERSION, *(gvk[0] for gvk in OWNED_KINDS)])
+        await self.mapper.refresh([api.API_VERSION, POD[0], *(gvk[0] for gvk in OWNED_KINDS)])
 
     def _served_owned(self) -> list[GVK]:
         return [gvk for gvk in OWNED_KINDS if self.mapper.served(*gvk)]

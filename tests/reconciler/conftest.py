@@ -10,6 +10,7 @@ import pytest
 from reconciler.kube import Client
 from testbed import ControlPlane
 from testbed.controlplane import Options
+from tests.reconciler.kubelet import Kubelet
 from tests.support.cluster import Cluster, modelservice_crd, proxy_for
 
 
@@ -29,3 +30,13 @@ async def kube(cluster: Cluster) -> AsyncIterator[Client]:
     """A client for the test's own reads and writes (not the reconciler's): no fault proxy."""
     async with Client(cluster.direct_config()) as client:
         yield client
+
+
+@pytest.fixture
+async def kubelet(cluster: Cluster) -> AsyncIterator[Kubelet]:
+    """Writes kubelet-like statuses onto the test's pods annotated ``CUSTOM``; removes them after."""
+    fake = Kubelet(cluster)
+    try:
+        yield fake
+    finally:
+        await fake.close()
