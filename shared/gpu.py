@@ -18,6 +18,9 @@ _RESOURCE_BY_ACCELERATOR = {
     "google": "google.com/tpu",
 }
 
+ACCELERATOR_RESOURCES = frozenset(_RESOURCE_BY_ACCELERATOR.values())
+"""Every extended resource that is an accelerator of some vendor."""
+
 
 def gpu_resource_name(accelerator: str) -> str:
     """The extended resource of one accelerator; empty for ``cpu`` and unknown vendors."""
