@@ -123,8 +123,16 @@ def validate(
         ordered = tuple(sorted(dict.fromkeys(errors)))
         response = {"uid": request.uid, "allowed": False, "status": denial(ordered, _name(obj))}
     if warnings:
-        response["warnings"] = warnings
+        response["warnings"] = _bounded(warnings)
     return response
+
+
+def _bounded(warnings: list[str]) -> list[str]:
+    """At most `MAX_CAUSES` warnings, each cut to `MAX_CAUSE_CHARS`, and how many more there are."""
+    shown = [_cut(w) for w in warnings[:MAX_CAUSES]]
+    if len(warnings) > MAX_CAUSES:
+        shown.append(f"and {len(warnings) - MAX_CAUSES} more warnings")
+    return shown
 
 
 def _report(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> validation.Report:
