@@ -18,6 +18,10 @@ from shared.settings import OperatorSettings
 ENV_PREFIX = "WEBHOOK_"
 DEFAULT_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
 MAX_BODY_BYTES = 7 * 1024 * 1024  # the API server's own request cap is 3 MiB per object, x2 + slack
+# Bodies being received and judged at once, by declared size: a handful of near-limit bodies, or
+# thousands of ordinary ones, within the pod's memory limit (a body can take twice its size while
+# read, and judging a large one several times that).
+MAX_BYTES_IN_FLIGHT = 24 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,23 @@ class WebhookConfig:
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
     max_body_bytes: int = MAX_BODY_BYTES
+    max_bytes_in_flight: int = MAX_BYTES_IN_FLIGHT
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keepalive_timeout: float = 30.0
     shutdown_timeout: float = 30.0
     log_level: str = "INFO"
     persist_default_images: bool = True
     operator: OperatorSettings = field(default_factory=OperatorSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive number of seconds")
+        if self.max_body_bytes < 1 or self.max_bytes_in_flight < self.max_body_bytes:
+            raise ValueError(
+                "--max-bytes-in-flight must be at least --max-body-bytes, which must be positive"
+            )
 
 
 FLAGS = (
@@ -52,6 +69,27 @@ FLAGS = (
     Flag("metrics-host", "address of the plain-HTTP metrics server (default 0.0.0.0)"),
     Flag("metrics-port", "port of /metrics; 0 picks a free port, -1 disables (default 8080)", convert=int),
     Flag("max-body-bytes", f"largest accepted request body (default {MAX_BODY_BYTES})", convert=int),
+    Flag(
+        "max-bytes-in-flight",
+        "request bodies received and judged at once, by declared size; more wait "
+        f"(default {MAX_BYTES_IN_FLIGHT})",
+        convert=int,
+    ),
+    Flag(
+        "header-timeout",
+        "seconds a connection gets to send a request's headers, from its first byte (default 10)",
+        convert=float,
+    ),
+    Flag(
+        "body-timeout",
+        "seconds a request gets to send its body once its headers arrived (default 10)",
+        convert=float,
+    ),
+    Flag(
+        "keepalive-timeout",
+        "seconds an idle keep-alive connection stays open; keep it under the API server's 90 (default 30)",
+        convert=float,
+    ),
     Flag(
         "shutdown-timeout", "seconds in-flight requests get to finish on SIGTERM (default 30)", convert=float
     ),

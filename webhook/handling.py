@@ -10,6 +10,7 @@ from here is a bug.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -31,6 +32,10 @@ class Answer:
     reason: str
     """Denial reason (Invalid, Forbidden) or BadRequest; empty when allowed."""
     message: str
+    user: str = ""
+    """Who asked (the request's userInfo.username), for the log."""
+    target: str = ""
+    """The object asked about, `namespace/name`, for the log."""
 
 
 def handle(
@@ -59,20 +64,30 @@ def handle(
     verdict = admission.verdict(review)
     reason = status["reason"] if status is not None else ""
     message = status["message"] if status is not None else ""
-    operation = decoded["request"]["operation"]
+    request = decoded["request"]
+    user = request.get("userInfo")
+    username = user.get("username") if isinstance(user, dict) else None
     return Answer(
         200,
         orjson.dumps(review),
         response["uid"],
-        operation,
+        request["operation"],
         verdict,
         reason,
         message,
+        username[:256] if isinstance(username, str) else "",
+        _target(request),
     )
 
 
-def bad_request(message: str) -> Answer:
-    """A 400 decided before the body was read (too large)."""
+def _target(request: dict[str, Any]) -> str:
+    name, namespace = request.get("name"), request.get("namespace")
+    name = name if isinstance(name, str) and name else "(unnamed)"
+    return f"{namespace}/{name}"[:512] if isinstance(namespace, str) and namespace else name[:512]
+
+
+def bad_request(message: str, status: int = 400) -> Answer:
+    """An answer decided before the body was read: too large (400), or too late (408)."""
     error = reviews.BadRequest(message)
     encoded = orjson.dumps(reviews.bad_request_review(error))
-    return Answer(400, encoded, "", "unknown", "bad_request", "BadRequest", message)
+    return Answer(status, encoded, "", "unknown", "bad_request", "BadRequest", message)

@@ -1,7 +1,9 @@
 """Structured JSON logs: one object per line, with the `extra={...}` fields of each call.
 
 Request lines carry the admission `uid` so a denial can be matched with the API server's audit log.
-Object contents are never logged at INFO; DEBUG adds the error list of a denial.
+Allowed admissions are logged at DEBUG only (at thousands of requests per second INFO would be
+megabytes a minute); denials and warnings at INFO with who asked and for which object. Object
+contents are never logged at INFO; DEBUG adds the error list of a denial.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import datetime as dt
 import json
 import logging
 import sys
+
+from aiohttp import http_exceptions
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -32,6 +36,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class ClientFaultsInOneLine(logging.Filter):
+    """aiohttp logs a traceback for every malformed request and every client that leaves early;
+    those are the client's doing, so they become one INFO line naming the error."""
+
+    CLIENT_FAULTS = (http_exceptions.HttpProcessingError, ConnectionError)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.CLIENT_FAULTS):
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {str(error)[:200]}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def configure(level: str) -> None:
     """Send every log line as JSON to stderr at `level` (aiohttp's access log stays off)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -40,3 +60,6 @@ def configure(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientFaultsInOneLine) for f in server_log.filters):
+        server_log.addFilter(ClientFaultsInOneLine())

@@ -11,12 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from webhook import tls
+from webhook import guard, tls
 from webhook.app import RELOADER_KEY, make_app
 from webhook.config import WebhookConfig
 from webhook.metrics import WebhookMetrics, make_metrics_app
 
 log = logging.getLogger(__name__)
+
+LINGERING_SECONDS = 2.0
 
 
 class WebhookServer:
@@ -33,7 +35,8 @@ class WebhookServer:
             on_change=self.metrics.set_cert_expiry,
             on_error=self.metrics.cert_reload_errors.inc,
         )
-        self.app = make_app(config, self.metrics, self.reloader)
+        self.connections: dict[Any, guard.GuardedConnection] = {}
+        self.app = make_app(config, self.metrics, self.reloader, self.connections)
         self._runners: list[web.AppRunner] = []
         self.port = 0
         self.metrics_port = 0
@@ -62,10 +65,33 @@ class WebhookServer:
         )
 
     async def _start_site(self, app: web.Application, host: str, port: int, ssl_context: Any) -> int:
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.config.shutdown_timeout)
+        cfg = self.config
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=cfg.shutdown_timeout,
+            # aiohttp keeps an idle connection for an hour; the API server drops its own idle ones
+            # after 90 s (and retries a request that meets a connection closed while idle).
+            keepalive_timeout=cfg.keepalive_timeout,
+            # After answering a request whose body was not read (too large, too late), aiohttp
+            # reads and drops the rest for this long so the client sees the answer; 10 s by
+            # default, which would let a stalled client keep its connection that much longer.
+            lingering_time=LINGERING_SECONDS,
+        )
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        site: web.TCPSite
+        if ssl_context is None:  # the metrics site: scraped from inside the cluster, plain HTTP
+            site = web.TCPSite(runner, host, port)
+        else:
+            site = guard.GuardedSite(
+                runner,
+                host,
+                port,
+                ssl_context=ssl_context,
+                header_timeout=cfg.header_timeout,
+                connections=self.connections,
+            )
         await site.start()
         return int(runner.addresses[0][1])
 

@@ -143,3 +143,32 @@ async def test_denials_are_logged_as_json_with_the_uid_and_without_object_conten
     }
     assert secret_image not in line
     assert "message" not in entry
+
+
+async def test_allowed_admissions_log_nothing_at_info_warnings_log_who_and_what(client: Client) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("webhook.app")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        await client.post("/validate", json=samples.review(samples.minimal(), uid="uid-allowed"))
+        warned = samples.with_changes(
+            samples.minimal(), "spec.decode.resources", {"limits": {"nvidia.com/gpu": 2}}
+        )
+        body = samples.review(warned, uid="uid-warned")
+        body["request"]["userInfo"] = {"username": "alice@example.com"}
+        await client.post("/validate", json=body)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert {k: entry[k] for k in ("level", "uid", "verdict", "user", "object")} == {
+        "level": "INFO",
+        "uid": "uid-warned",
+        "verdict": "warned",
+        "user": "alice@example.com",
+        "object": "llm/qwen3-0.6b",
+    }
