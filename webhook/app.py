@@ -94,8 +94,11 @@ async def _answer(
     reserved = await limits.budget.acquire(declared if declared is not None else limit)
     try:
         try:
-            async with asyncio.timeout(config.body_timeout):
+            if request.content.is_eof():  # came with the headers, as small bodies do: no deadline
                 body = await request.read()
+            else:
+                async with asyncio.timeout(config.body_timeout):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return handling.bad_request(f"body exceeds the limit of {limit} bytes")
         except TimeoutError:

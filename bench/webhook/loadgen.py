@@ -23,18 +23,20 @@ async def _worker(
     host: str,
     port: int,
     ctx: ssl.SSLContext,
-    request: bytes,
+    requests: list[bytes],
     deadline: float,
     latencies: list[float],
     statuses: dict[int, int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    i = 0
     try:
         while True:
             start = time.perf_counter()
             if start >= deadline:
                 return
-            writer.write(request)
+            writer.write(requests[i % len(requests)])
+            i += 1
             status = await _read_response(reader)
             latencies.append(time.perf_counter() - start)
             statuses[status] = statuses.get(status, 0) + 1
@@ -51,16 +53,20 @@ def http_request(host: str, path: str, body: bytes) -> bytes:
 
 
 async def run(
-    host: str, port: int, ca_file: str, path: str, body: bytes, concurrency: int, seconds: float
+    host: str, port: int, ca_file: str, path: str, bodies: list[bytes], concurrency: int, seconds: float
 ) -> tuple[list[float], dict[int, int], float]:
-    """(latencies in seconds, status counts, wall time) of `concurrency` connections for `seconds`."""
+    """(latencies in seconds, status counts, wall time) of `concurrency` connections for `seconds`,
+    each connection sending `bodies` in turn (starting at a different one)."""
     ctx = ssl.create_default_context(cafile=ca_file)
-    request = http_request(host, path, body)
+    requests = [http_request(host, path, body) for body in bodies]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(
-        *(_worker(host, port, ctx, request, deadline, latencies, statuses) for _ in range(concurrency))
+        *(
+            _worker(host, port, ctx, requests[n:] + requests[:n], deadline, latencies, statuses)
+            for n in range(concurrency)
+        )
     )
     return latencies, statuses, time.perf_counter() - start

@@ -118,10 +118,28 @@ def _updated() -> dict[str, Any]:
     return new
 
 
-SCENARIOS: dict[str, tuple[str, bytes]] = {
-    "mutate-minimal": ("/mutate", review(MINIMAL)),
-    "mutate-full-pd": ("/mutate", review(FULL_PD)),
-    "validate-full-pd": ("/validate", review(FULL_PD)),
-    "validate-invalid": ("/validate", review(INVALID)),
-    "validate-update-restart": ("/validate", review(_updated(), "UPDATE", FULL_PD)),
+DISTINCT = 4096
+"""Variants in a `-distinct` scenario: more than the webhook remembers, sent in turn, so no
+request finds its answer (or its old object's pod templates) remembered."""
+
+
+def _named(obj: dict[str, Any], i: int) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    out["metadata"]["name"] = f"{obj['metadata']['name']}-{i}"
+    return out
+
+
+SCENARIOS: dict[str, tuple[str, list[bytes]]] = {
+    "mutate-minimal": ("/mutate", [review(MINIMAL)]),
+    "mutate-full-pd": ("/mutate", [review(FULL_PD)]),
+    "validate-full-pd": ("/validate", [review(FULL_PD)]),
+    "validate-invalid": ("/validate", [review(INVALID)]),
+    "validate-update-restart": ("/validate", [review(_updated(), "UPDATE", FULL_PD)]),
+    # The same objects under a different name each time: judged from scratch.
+    "validate-full-pd-distinct": ("/validate", [review(_named(FULL_PD, i)) for i in range(DISTINCT)]),
+    "validate-invalid-distinct": ("/validate", [review(_named(INVALID, i)) for i in range(DISTINCT)]),
+    "validate-update-restart-distinct": (
+        "/validate",
+        [review(_named(_updated(), i), "UPDATE", _named(FULL_PD, i)) for i in range(DISTINCT)],
+    ),
 }

@@ -73,11 +73,11 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 def measure(
     pid: int, port: int, ca: str, scenario: str, concurrency: int, seconds: float
 ) -> dict[str, float]:
-    path, body = payloads.SCENARIOS[scenario]
-    asyncio.run(loadgen.run("127.0.0.1", port, ca, path, body, concurrency, 0.5))  # warm-up
+    path, bodies = payloads.SCENARIOS[scenario]
+    asyncio.run(loadgen.run("127.0.0.1", port, ca, path, bodies, concurrency, 0.5))  # warm-up
     cpu_before, client_before = _cpu_seconds(pid), time.process_time()
     latencies, statuses, wall = asyncio.run(
-        loadgen.run("127.0.0.1", port, ca, path, body, concurrency, seconds)
+        loadgen.run("127.0.0.1", port, ca, path, bodies, concurrency, seconds)
     )
     cpu, client_cpu = _cpu_seconds(pid) - cpu_before, time.process_time() - client_before
     latencies.sort()

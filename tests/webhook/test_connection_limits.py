@@ -24,7 +24,7 @@ from tests.webhook import samples
 from tests.webhook.test_tls_e2e import Connection
 from webhook import app as webhook_app
 from webhook.config import WebhookConfig
-from webhook.guard import BytesBudget
+from webhook.guard import BytesBudget, GuardedConnection, close_stalled
 from webhook.logs import JsonFormatter, configure
 from webhook.server import WebhookServer
 
@@ -263,3 +263,30 @@ async def test_a_malformed_request_is_one_info_line_without_a_traceback(served: 
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines() if "Error handling request" in x]
     assert line["level"] == "INFO" and "exc" not in line
     assert "BadHttpMessage" in line["msg"] or "LineTooLong" in line["msg"] or "InvalidHeader" in line["msg"]
+
+
+def test_the_sweep_closes_exactly_the_connections_waiting_too_long() -> None:
+    class Transport(asyncio.Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.closed = False
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return ("192.0.2.1", 1234) if name == "peername" else default
+
+    registry: dict[object, GuardedConnection] = {}
+    connections = {}
+    for name, since in (("fresh", 99.5), ("stalled", 88.0), ("busy", None), ("at the limit", 90.0)):
+        connection = GuardedConnection(asyncio.Protocol(), registry)
+        connection.transport, connection.waiting_since = Transport(), since
+        registry[connection.transport] = connections[name] = connection
+    assert close_stalled(registry, 10.0, now=100.0) == 2
+    closed = {n for n, c in connections.items() if c.transport is not None and c.transport.is_closing()}
+    assert closed == {"stalled", "at the limit"}
+    assert close_stalled(registry, 10.0, now=100.0) == 0  # each is closed once
