@@ -72,6 +72,21 @@ def option_name(arg: str) -> str:
     return arg.partition("=")[0].partition(".")[0]
 
 
+def _spellings(names: list[tuple[str, OwnedFlag]], shortest: int) -> dict[str, OwnedFlag]:
+    """Every spelling that selects a flag: exact names first (argparse's order), then each prefix
+    of at least `shortest` characters for the first flag it begins."""
+    table = dict(names)
+    for name, flag in names:
+        for end in range(shortest, len(name)):
+            table.setdefault(name[:end], flag)
+    return table
+
+
+# Looked up once per argument of every admission, so the spellings are computed at import.
+_LONG = _spellings([(flag.name, flag) for flag in OWNED_FLAGS], 3)  # `--` alone ends the options
+_SHORT = _spellings([(a, flag) for flag in OWNED_FLAGS for a in flag.aliases], 2)  # `-` is stdin
+
+
 def owned_flag(arg: str) -> OwnedFlag | None:
     """The owned flag that `arg` sets in vLLM, or None when it sets none.
 
@@ -83,18 +98,8 @@ def owned_flag(arg: str) -> OwnedFlag | None:
         return None
     name = option_name(arg)
     if name.startswith("--"):
-        name = name.replace("_", "-")
-        spellings = [(flag.name, flag) for flag in OWNED_FLAGS]
-        shortest = 3  # `--` alone ends the options; it names no flag
-    else:
-        spellings = [(alias, flag) for flag in OWNED_FLAGS for alias in flag.aliases]
-        shortest = 2  # `-` alone is a positional (stdin)
-    if len(name) < shortest:
-        return None
-    exact = next((flag for spelling, flag in spellings if spelling == name), None)
-    if exact is not None:
-        return exact
-    return next((flag for spelling, flag in spellings if spelling.startswith(name)), None)
+        return _LONG.get(name.replace("_", "-"))
+    return _SHORT.get(name)
 
 
 def takes_next(arg: str) -> bool:

@@ -1,8 +1,8 @@
 """Rendered install flavours, built once per session from a copy of manifests/.
 
 The copy lets the self-signed flow run exactly as documented (create the certificates, inject the
-CA bundle) without touching the working tree, and holds a throwaway overlay that enables the
-opt-in monitoring component.
+CA bundle) without touching the working tree, and holds throwaway overlays that enable the opt-in
+components (monitoring, control-plane-only ingress).
 """
 
 from __future__ import annotations
@@ -25,6 +25,16 @@ components:
 """
 
 
+CONTROL_PLANE_INGRESS_OVERLAY = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../cert-manager
+components:
+  - ../../control-plane-ingress
+"""
+
+
 def run_self_signed_flow(tree: Path) -> None:
     """The two documented steps of the self-signed install, against `tree`."""
     certs_dir = tree / layout.CERTS_DIR
@@ -37,11 +47,15 @@ def run_self_signed_flow(tree: Path) -> None:
 
 @pytest.fixture(scope="session")
 def installed_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of manifests/ after the self-signed flow, plus a monitoring overlay."""
+    """A copy of manifests/ after the self-signed flow, plus overlays enabling the opt-in components."""
     tree = layout.copy_tree(tmp_path_factory.mktemp("install"))
     run_self_signed_flow(tree)
     (tree / "overlays" / "monitoring").mkdir()
     (tree / "overlays" / "monitoring" / layout.KUSTOMIZATION).write_text(MONITORING_OVERLAY)
+    (tree / "overlays" / "control-plane-ingress").mkdir()
+    (tree / "overlays" / "control-plane-ingress" / layout.KUSTOMIZATION).write_text(
+        CONTROL_PLANE_INGRESS_OVERLAY
+    )
     return tree
 
 
@@ -54,6 +68,7 @@ def flavours(installed_tree: Path) -> dict[str, list[Manifest]]:
         "self-signed": installed_tree / "overlays" / "self-signed",
         "cert-manager": installed_tree / "overlays" / "cert-manager",
         "monitoring": installed_tree / "overlays" / "monitoring",
+        "control-plane-ingress": installed_tree / "overlays" / "control-plane-ingress",
     }
     return {name: layout.render(path) for name, path in dirs.items()}
 

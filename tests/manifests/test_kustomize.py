@@ -64,6 +64,7 @@ EXPECTED_OBJECTS = {
     "cert-manager": BASE | CERT_MANAGER,
     "self-signed": BASE | SELF_SIGNED,
     "monitoring": BASE | CERT_MANAGER | MONITORING,
+    "control-plane-ingress": BASE | CERT_MANAGER,
 }
 
 
@@ -149,3 +150,24 @@ def test_operator_objects_never_carry_the_label_the_reconciler_adopts_children_b
         if (o["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.MANAGED_BY_VALUE
     ]
     assert not adopted
+
+
+def test_the_control_plane_ingress_component_admits_only_its_cidrs_to_the_webhook_port(
+    flavours: dict[str, list[Manifest]],
+) -> None:
+    def webhook_policy(flavour: str) -> Manifest:
+        (policy,) = [
+            o
+            for o in flavours[flavour]
+            if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "modelservice-webhook"
+        ]
+        return policy
+
+    default, restricted = webhook_policy("default"), webhook_policy("control-plane-ingress")
+    assert default["spec"]["ingress"][0] == {"ports": [{"port": 9443, "protocol": "TCP"}]}
+    assert restricted["spec"]["ingress"][0] == {
+        "from": [{"ipBlock": {"cidr": "192.0.2.0/24"}}],
+        "ports": [{"port": 9443, "protocol": "TCP"}],
+    }
+    assert restricted["spec"]["ingress"][1:] == default["spec"]["ingress"][1:]  # metrics unchanged
+    assert restricted["spec"]["egress"] == []
