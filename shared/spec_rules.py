@@ -79,10 +79,12 @@ def spec_warnings(spec: ModelServiceSpec) -> Iterator[str]:
     yield from nixl_port_warnings(spec)
 
 
-def _invalid(path: str, value: str, reasons: Sequence[str]) -> Iterator[FieldError]:
+def _invalid(path: str, value: str, reasons: Sequence[str]) -> Sequence[FieldError]:
+    # A plain function: called for every checked value, almost always with no reasons at all.
+    if not reasons:
+        return ()
     shown = repr(value) if len(value) <= 80 else repr(value[:77] + "...")
-    for reason in reasons:
-        yield FieldError(path, f"Invalid value: {shown}: {reason}")
+    return [FieldError(path, f"Invalid value: {shown}: {reason}") for reason in reasons]
 
 
 def model_rules(model: ModelSpec) -> Iterator[FieldError]:
@@ -190,8 +192,10 @@ def role_rules(role: RoleSpec, path: str) -> Iterator[FieldError]:
         yield from toleration_rules(toleration, f"{path}.tolerations[{i}]")
     for key, value in (role.node_selector or {}).items():
         at = f"{path}.nodeSelector[{key}]"
-        yield from _invalid(at, key, [f"not a valid label key: {r}" for r in formats.qualified_name(key)])
-        yield from _invalid(at, value, [f"not a valid label value: {r}" for r in formats.label_value(value)])
+        if reasons := formats.qualified_name(key):
+            yield from _invalid(at, key, [f"not a valid label key: {r}" for r in reasons])
+        if reasons := formats.label_value(value):
+            yield from _invalid(at, value, [f"not a valid label value: {r}" for r in reasons])
     if role.annotations:
         yield from annotations_rules(role.annotations, f"{path}.annotations")
 
