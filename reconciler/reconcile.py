@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import apply
-from reconciler.cache import MODELSERVICE, split_key
+from reconciler.cache import MODELSERVICE, Cache, split_key
 from reconciler.context import ChildError, Deps, Pass
 from reconciler.errors import ApiError, TerminalError
 from shared import api, names, validation
 from shared.api import ModelService
 from shared.builders import DesiredState, build_all
 from shared.builders.meta import CLUSTER_SCOPED_KINDS
-from shared.status import Observed, derive_status
+from shared.status import Observed, derive_status, transition_events
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ async def _passes(raw: dict[str, Any], deps: Deps, p: Pass) -> Result:
     ):
         raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, p)
     # 9. Status and Events.
-    await write_status(raw, observe(ms, desired, p), p, deps)
+    await write_status(raw, observe(ms, desired, p, deps.cache), p, deps)
     if p.errors:
         raise ReconcileFailed("; ".join(p.errors), p.retry_after)
     return Result(requeue=p.requeue)
@@ -168,15 +168,19 @@ async def set_finalizers(
     return updated
 
 
-def observe(ms: ModelService, desired: DesiredState, p: Pass) -> Observed:
-    """The status inputs: our children as this pass left them."""
+def observe(ms: ModelService, desired: DesiredState, p: Pass, cache: Cache) -> Observed:
+    """The status inputs: our children as this pass left them, and their pods as cached."""
     wants_route = any(o["kind"] == "HTTPRoute" for o in desired.objects)
     wants_prefill = ms.spec.prefill is not None
+    prefill = names.prefill_name(ms)
     return Observed(
         decode=p.find("apps/v1", "Deployment", names.decode_name(ms)),
-        prefill=p.find("apps/v1", "Deployment", names.prefill_name(ms)) if wants_prefill else None,
+        prefill=p.find("apps/v1", "Deployment", prefill) if wants_prefill else None,
         prefill_enabled=wants_prefill,
         epp=p.find("apps/v1", "Deployment", names.epp_name(ms)),
+        decode_pods=cache.pods(p.namespace, names.decode_name(ms)),
+        prefill_pods=cache.pods(p.namespace, prefill) if wants_prefill else (),
+        epp_pods=cache.pods(p.namespace, names.epp_name(ms)),
         pool=_find_kind(p, "InferencePool", names.inference_pool_name(ms)),
         route=_find_kind(p, "HTTPRoute", names.http_route_name(ms)),
         route_wanted=wants_route,
@@ -225,10 +229,8 @@ async def _record_writes(raw: Mapping[str, Any], p: Pass, deps: Deps) -> None:
 async def _record_transitions(
     raw: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any], deps: Deps
 ) -> None:
-    if new.get("phase") == "Ready" and old.get("phase") != "Ready":
-        await deps.events.record(raw, "Normal", "Ready", "All serving replicas are ready")
-    if new.get("phase") == "Failed" and old.get("phase") != "Failed":
-        await deps.events.record(raw, "Warning", "Failed", _ready_message(new))
+    for kind, reason, note in transition_events(old, new):
+        await deps.events.record(raw, kind, reason, note)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,13 +245,6 @@ def _ready_reason(status: Mapping[str, Any]) -> str:
         (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
     )
     return str(ready.get("reason", ""))
-
-
-def _ready_message(status: Mapping[str, Any]) -> str:
-    ready: Mapping[str, Any] = next(
-        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
-    )
-    return str(ready.get("message", ""))
 
 
 def _finalizers(raw: Mapping[str, Any]) -> list[str]:

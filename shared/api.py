@@ -231,6 +231,32 @@ class Condition(WireModel):
     """Human-readable details of the last transition."""
 
 
+class PodFailure(WireModel):
+    """The last failure seen in one pod group, in the pod's (or its Deployment's) own words."""
+
+    reason: str = Field(min_length=1, max_length=1024)
+    """Unschedulable, ImagePullFailed, ContainerCreateFailed, ModelUnpackFailed, EngineCrashLoop,
+    CrashLoop, RolloutStuck, ProgressDeadlineExceeded or ReplicaFailure."""
+    message: str = Field(max_length=32768)
+    """What the scheduler, kubelet or container said, on one line, credentials masked."""
+    pod: str | None = None
+    """The pod quoted; absent when the Deployment itself failed (pods cannot be created)."""
+    time: str = Field(json_schema_extra={"format": "date-time"})
+    """When it happened, if the pod says so (a termination, the scheduler's verdict), else when
+    the reconciler first saw it."""
+
+
+class LastFailures(WireModel):
+    """The last failure of each pod group; kept after the group recovers, as a container's lastState."""
+
+    decode: PodFailure | None = None
+    """Decode (or unified) serving pods."""
+    prefill: PodFailure | None = None
+    """Prefill pods."""
+    endpoint_picker: PodFailure | None = None
+    """Endpoint Picker pods."""
+
+
 class ModelServiceStatus(WireModel):
     """Observed state of a ModelService."""
 
@@ -251,6 +277,8 @@ class ModelServiceStatus(WireModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     """Ready plus one condition per area (serving pods, EPP, routing, integrations)."""
+    last_failure: LastFailures | None = None
+    """The last failure of each pod group (why its pods could not start or keep running)."""
 
 
 class OwnerReference(WireModel):

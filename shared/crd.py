@@ -27,9 +27,16 @@ _DROPPED_KEYS = frozenset({"title", "$defs"})
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+    {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason'},
     {"name": "Model", "type": "string", "jsonPath": ".spec.model.name"},
     {"name": "Decode", "type": "string", "jsonPath": ".status.decodeReady", "priority": 1},
     {"name": "Prefill", "type": "string", "jsonPath": ".status.prefillReady", "priority": 1},
+    {
+        "name": "Message",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+        "priority": 1,
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 

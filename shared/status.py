@@ -2,9 +2,13 @@
 
 The reference derived only the Ready condition from the serving Deployments' replica counts. This
 keeps its phases and Ready reasons for the serving part (``reconcile.md`` §4) and makes the status
-truthful beyond it: Ready is True only when the serving pods AND the Endpoint Picker are ready, a
-Deployment that cannot make progress turns the phase to Failed, and one condition per area tells
-which part is missing (serving pods, EPP, routing, optional integrations, name conflicts).
+truthful beyond it: Ready is True only when the serving pods AND the Endpoint Picker are ready, and
+one condition per area tells which part is missing (serving pods, EPP, routing, optional
+integrations, name conflicts). Why pods are not ready comes from the pods themselves
+(``shared.diagnosis``): the scheduler's verdict, image pulls, the model unpack, engine crashes, the
+model still loading, a stuck rollout. A failure among them turns the phase to Failed, and each pod
+group (decode, prefill, endpointPicker) keeps its last failure in ``status.lastFailure`` (reason,
+message, pod, time) after it has cleared, as a container keeps its lastState.
 
 ``derive_status(ms, observed, now)`` returns the whole new status; the caller writes it only when
 it differs from the current one. Conditions follow metav1 "set status condition" semantics:
@@ -16,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from shared import diagnosis
+from shared.diagnosis import FAILURES, Finding, GroupDiagnosis
 
 READY = "Ready"
 SERVING_READY = "ServingReady"
@@ -27,8 +34,14 @@ NAME_CONFLICT = "NameConflict"
 MANAGED_TYPES = (READY, SERVING_READY, EPP_READY, ROUTING_READY, INTEGRATIONS_READY, NAME_CONFLICT)
 
 ROUTING_KINDS = ("InferencePool", "HTTPRoute")
+GROUPS = ("decode", "prefill", "endpointPicker")
+"""Pod groups, as keys of ``status.lastFailure``."""
 MAX_MESSAGE = 32768
 """metav1.Condition caps messages at 32 KiB; longer error texts are cut."""
+
+
+EventType = Literal["Normal", "Warning"]
+READY_NOTE = "All serving replicas are ready"
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,10 @@ class Observed:
     prefill: Mapping[str, Any] | None = None
     prefill_enabled: bool = False
     epp: Mapping[str, Any] | None = None
+    decode_pods: Sequence[Mapping[str, Any]] = ()
+    """The pods of each Deployment, as the reconciler caches them (``reconciler.pods.slim_pod``)."""
+    prefill_pods: Sequence[Mapping[str, Any]] = ()
+    epp_pods: Sequence[Mapping[str, Any]] = ()
     pool: Mapping[str, Any] | None = None
     route: Mapping[str, Any] | None = None
     route_wanted: bool = False
@@ -60,13 +77,22 @@ class Verdict:
     reason: str
     message: str
 
+    @property
+    def failure(self) -> bool:
+        return self.reason in FAILURES
+
+    @classmethod
+    def of(cls, finding: Finding) -> Verdict:
+        return cls(False, finding.reason, finding.message)
+
 
 def derive_status(ms: Mapping[str, Any], observed: Observed, now: datetime) -> dict[str, Any]:
     """The complete new status of ``ms`` (its manifest) for what was ``observed`` at ``now``."""
     generation = int(ms.get("metadata", {}).get("generation") or 0)
     current: Mapping[str, Any] = ms.get("status") or {}
-    serving = _serving(observed)
-    epp = _epp(observed)
+    groups = _diagnose(observed)
+    serving = _serving(observed, groups)
+    epp = _epp(observed, groups["endpointPicker"])
     verdicts = {
         READY: _ready(observed, serving, epp),
         SERVING_READY: serving,
@@ -81,36 +107,106 @@ def derive_status(ms: Mapping[str, Any], observed: Observed, now: datetime) -> d
     status = dict(current)
     status.update(
         observedGeneration=generation,
-        phase=_phase(observed, serving.ok and epp.ok),
+        phase=_phase(observed, serving, epp),
         decodeReady=decode_ready,
         decodeReplicas=decode_replicas,
         prefillReady=prefill_ready,
         prefillReplicas=prefill_replicas,
         conditions=_conditions(current.get("conditions") or [], verdicts, generation, now),
     )
+    last = _last_failures(current.get("lastFailure") or {}, groups, observed, now)
+    if last:
+        status["lastFailure"] = last
+    else:
+        status.pop("lastFailure", None)
     return status
 
 
-def _phase(observed: Observed, pods_ready: bool) -> str:
+def transition_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[EventType, str, str]]:
+    """The Events a status change is worth, as (type, reason, note): one Warning each time a pod
+    group's condition turns to a failure reason (the condition's message as the note), one for an
+    invalid spec, and one Normal ``Ready`` when the phase becomes Ready. A failure that only
+    changes its message (another restart, the scheduler's counts) is no new Event."""
+    events: list[tuple[EventType, str, str]] = []
+    for kind in (SERVING_READY, EPP_READY, READY):
+        before = _condition(old.get("conditions"), kind) or {}
+        after = _condition(new.get("conditions"), kind) or {}
+        reason = str(after.get("reason") or "")
+        if reason == before.get("reason") or after.get("status") != "False":
+            continue
+        # Ready repeats a group's failure (the group's condition reports it); only its own
+        # failure, an invalid spec, is reported from it.
+        if (reason in FAILURES and kind != READY) or reason == "InvalidSpec":
+            events.append(("Warning", reason, str(after.get("message") or "")))
+    if new.get("phase") == "Ready" and old.get("phase") != "Ready":
+        events.append(("Normal", "Ready", READY_NOTE))
+    return events
+
+
+def _diagnose(observed: Observed) -> dict[str, GroupDiagnosis]:
+    """What each pod group's Deployment and pods say."""
+    prefill = (
+        diagnosis.diagnose_group(observed.prefill, observed.prefill_pods)
+        if observed.prefill_enabled
+        else GroupDiagnosis(None, None)
+    )
+    return {
+        "decode": diagnosis.diagnose_group(observed.decode, observed.decode_pods),
+        "prefill": prefill,
+        "endpointPicker": diagnosis.diagnose_group(observed.epp, observed.epp_pods),
+    }
+
+
+def _last_failures(
+    current: Mapping[str, Any], groups: Mapping[str, GroupDiagnosis], observed: Observed, now: datetime
+) -> dict[str, Any]:
+    """Each group's failure as seen now, or as last seen (it stays after it clears).
+
+    The time is the failure's own when the pod or Deployment says when (a termination, the
+    scheduler's verdict, the progress deadline); otherwise it is when the reconciler first saw this
+    reason on this pod, kept while that stays the same.
+    """
+    last = {group: dict(found) for group, found in current.items() if group in GROUPS}
+    if observed.invalid is None and not observed.prefill_enabled:
+        last.pop("prefill", None)
+    for group, found in groups.items():
+        failure = found.failure
+        if failure is None:
+            continue
+        before = last.get(group) or {}
+        same = before.get("reason") == failure.reason and before.get("pod", "") == failure.pod
+        entry = {"reason": failure.reason, "message": failure.message[:MAX_MESSAGE]}
+        if failure.pod:
+            entry["pod"] = failure.pod
+        entry["time"] = failure.time or (before.get("time") if same else None) or _stamp(now)
+        last[group] = entry
+    return last
+
+
+def _phase(observed: Observed, serving: Verdict, epp: Verdict) -> str:
     """The pods' phase; reconcile errors and conflicts show in the Ready condition, not here.
 
-    Pending means no serving pod exists yet: a serving Deployment is missing, or its controller has
-    not created any pod for it (the reference said Running as soon as the Deployment existed, so a
-    ModelService whose pods could not even be scheduled looked like it was starting). Running means
-    pods exist and not all of them are ready, as a Pod's own phase reads.
+    Failed means a pod group needs someone to act (``diagnosis.FAILURES``: pods that cannot be
+    scheduled, pulled, unpacked or kept running, a stuck rollout) or the spec is invalid. Pending
+    means no serving pod exists yet: a serving Deployment is missing, or its controller has not
+    created any pod for it (the reference said Running as soon as the Deployment existed). Running
+    means pods exist and not all of them are ready, as a Pod's own phase reads.
     """
-    if observed.invalid is not None or _first_failure(observed) is not None:
+    if observed.invalid is not None or serving.failure or epp.failure:
         return "Failed"
-    serving = [observed.decode, observed.prefill] if observed.prefill_enabled else [observed.decode]
-    if any(d is None or _no_pods_yet(d) for d in serving):
+    groups = [(observed.decode, observed.decode_pods)]
+    if observed.prefill_enabled:
+        groups.append((observed.prefill, observed.prefill_pods))
+    if any(d is None or _no_pods_yet(d, pods) for d, pods in groups):
         return "Pending"
-    return "Ready" if pods_ready else "Running"
+    return "Ready" if serving.ok and epp.ok else "Running"
 
 
-def _no_pods_yet(deployment: Mapping[str, Any]) -> bool:
-    """Pods are wanted but the Deployment controller reports none (status.replicas counts pods)."""
+def _no_pods_yet(deployment: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Pods are wanted but none exists: none is cached, and the Deployment controller reports
+    none either (its status.replicas counts pods, and lags behind the pods themselves)."""
     _, desired = _counts(deployment)
-    return desired > 0 and not (deployment.get("status") or {}).get("replicas")
+    return desired > 0 and not pods and not (deployment.get("status") or {}).get("replicas")
 
 
 def _ready(observed: Observed, serving: Verdict, epp: Verdict) -> Verdict:
@@ -123,23 +219,28 @@ def _ready(observed: Observed, serving: Verdict, epp: Verdict) -> Verdict:
     if not serving.ok:
         return serving
     if not epp.ok:
-        return Verdict(False, "EndpointPickerNotReady", epp.message)
+        return epp if epp.failure else Verdict(False, "EndpointPickerNotReady", epp.message)
     return serving
 
 
-def _serving(observed: Observed) -> Verdict:
+def _serving(observed: Observed, groups: Mapping[str, GroupDiagnosis]) -> Verdict:
     if observed.decode is None:
         return Verdict(False, "DeploymentNotFound", "Decode Deployment has not been created yet")
     if observed.prefill_enabled and observed.prefill is None:
         return Verdict(False, "DeploymentNotFound", "Prefill Deployment has not been created yet")
-    deployments = [observed.decode, observed.prefill] if observed.prefill_enabled else [observed.decode]
-    failure = _failure_of(deployments)
+    roles = ["decode", "prefill"] if observed.prefill_enabled else ["decode"]
+    holding = [found.current for role in roles if (found := groups[role]).current is not None]
+    failure = next((f for f in holding if f.failure), None)
     if failure is not None:
-        return failure
+        return Verdict.of(failure)
+    deployments = [observed.decode, observed.prefill] if observed.prefill_enabled else [observed.decode]
     ready, desired = 0, 0
     for deployment in deployments:
         r, d = _counts(deployment)
         ready, desired = ready + r, desired + d
+    loading = next((f for f in holding if f.reason == diagnosis.MODEL_LOADING), None)
+    if loading is not None and ready < desired:
+        return Verdict(False, loading.reason, f"{ready}/{desired} replicas ready; {loading.message}")
     if ready == 0 and desired > 0:
         return Verdict(False, "PodsStarting", "Waiting for serving pods to become ready")
     if ready < desired:
@@ -147,12 +248,11 @@ def _serving(observed: Observed) -> Verdict:
     return Verdict(True, "AllReplicasReady", f"All {ready} replicas are ready")
 
 
-def _epp(observed: Observed) -> Verdict:
+def _epp(observed: Observed, found: GroupDiagnosis) -> Verdict:
     if observed.epp is None:
         return Verdict(False, "DeploymentNotFound", "Endpoint picker Deployment has not been created yet")
-    failure = _failure_of([observed.epp])
-    if failure is not None:
-        return failure
+    if found.current is not None and found.current.failure:
+        return Verdict.of(found.current)
     ready, desired = _counts(observed.epp)
     message = f"{ready}/{desired} endpoint picker replicas ready"
     return Verdict(ready >= desired, "Available" if ready >= desired else "NotAvailable", message)
@@ -210,32 +310,6 @@ def _counts(deployment: Mapping[str, Any] | None) -> tuple[int, int]:
     return int(ready), int(1 if desired is None else desired)
 
 
-def _first_failure(observed: Observed) -> Verdict | None:
-    deployments = [observed.decode, observed.epp]
-    if observed.prefill_enabled:
-        deployments.append(observed.prefill)
-    return _failure_of([d for d in deployments if d is not None])
-
-
-def _failure_of(deployments: Sequence[Mapping[str, Any] | None]) -> Verdict | None:
-    """A Deployment that cannot make progress: deadline exceeded, or pods cannot be created."""
-    for deployment in deployments:
-        if deployment is None:
-            continue
-        conditions = (deployment.get("status") or {}).get("conditions")
-        name = deployment["metadata"]["name"]
-        progressing = _condition(conditions, "Progressing")
-        deadline = progressing and progressing.get("reason") == "ProgressDeadlineExceeded"
-        if deadline and progressing and progressing.get("status") == "False":
-            message = progressing.get("message") or "progress deadline exceeded"
-            return Verdict(False, "ProgressDeadlineExceeded", f"Deployment {name}: {message}")
-        replica_failure = _condition(conditions, "ReplicaFailure")
-        if replica_failure and replica_failure.get("status") == "True":
-            message = replica_failure.get("message") or "pods cannot be created"
-            return Verdict(False, "ReplicaFailure", f"Deployment {name}: {message}")
-    return None
-
-
 def _condition(conditions: Sequence[Mapping[str, Any]] | None, kind: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions or () if c.get("type") == kind), None)
 
@@ -244,7 +318,7 @@ def _conditions(
     current: Sequence[Mapping[str, Any]], verdicts: Mapping[str, Verdict], generation: int, now: datetime
 ) -> list[dict[str, Any]]:
     """Managed conditions from ``verdicts`` (keeping transition times), foreign ones kept, sorted by type."""
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = _stamp(now)
     by_type = {c.get("type"): c for c in current}
     result = [dict(c) for c in current if c.get("type") not in MANAGED_TYPES]
     for kind, verdict in verdicts.items():
@@ -264,3 +338,7 @@ def _conditions(
             }
         )
     return sorted(result, key=lambda c: str(c.get("type")))
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

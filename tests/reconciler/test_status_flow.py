@@ -136,8 +136,16 @@ async def _exhaust_the_gpu_quota(cluster: Cluster, kube: Client) -> Callable[[],
 
 
 @pytest.mark.parametrize(
-    ("stick", "reason"),
-    [(_stall_the_rollout, "ProgressDeadlineExceeded"), (_exhaust_the_gpu_quota, "ReplicaFailure")],
+    ("stick", "reason", "words"),
+    [
+        # The new pod asks for 16 GPUs; the old one keeps serving until the deadline passes.
+        (
+            _stall_the_rollout,
+            "RolloutStuck",
+            ["1 old and 1 new pods", "(asks for 16 nvidia.com/gpu) cannot be"],
+        ),
+        (_exhaust_the_gpu_quota, "ReplicaFailure", ["exceeded quota: gpus"]),
+    ],
     ids=["progress-deadline", "replica-failure"],
 )
 async def test_a_stuck_deployment_fails_the_model_service_until_it_recovers(
@@ -145,19 +153,26 @@ async def test_a_stuck_deployment_fails_the_model_service_until_it_recovers(
     kube: Client,
     stick: Callable[[Cluster, Client], Awaitable[Callable[[], Awaitable[None]]]],
     reason: str,
+    words: list[str],
 ) -> None:
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen"))
         await wait_for(lambda: _phase(cluster) == "Ready", READY_TIMEOUT, "Ready")
         unstick = await stick(cluster, kube)
         await wait_for(lambda: _phase(cluster) == "Failed", CONTROLLER_TIMEOUT, "Failed")
-        ready = condition(get(cluster, "ModelService", "qwen"), "Ready")
+        found = get(cluster, "ModelService", "qwen")
+        ready = condition(found, "Ready")
         assert (ready["status"], ready["reason"]) == ("False", reason)
         assert ready["message"].startswith("Deployment qwen-decode: ")
-        failed = await wait_for(lambda: [e for e in _events(cluster) if e["reason"] == "Failed"])
+        for text in words:
+            assert text in ready["message"]
+        assert (found or {})["status"]["lastFailure"]["decode"]["reason"] == reason
+        failed = await wait_for(lambda: [e for e in _events(cluster) if e["reason"] == reason])
         assert [(e["type"], e["note"]) for e in failed] == [("Warning", ready["message"])]
         await unstick()
         await wait_for(lambda: _phase(cluster) == "Ready", CONTROLLER_TIMEOUT, "recovered")
+        recovered = get(cluster, "ModelService", "qwen")
+        assert (recovered or {})["status"]["lastFailure"]["decode"]["reason"] == reason, "kept after recovery"
 
 
 async def test_an_invalid_spec_is_reported_once_and_not_retried(cluster: Cluster, kube: Client) -> None:

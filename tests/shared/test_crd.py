@@ -137,9 +137,11 @@ def test_printer_columns_match_the_api(generated: dict[str, Any]) -> None:
     assert [(c["name"], c["type"], c["jsonPath"], c.get("priority", 0)) for c in columns] == [
         ("Phase", "string", ".status.phase", 0),
         ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+        ("Reason", "string", '.status.conditions[?(@.type=="Ready")].reason', 0),
         ("Model", "string", ".spec.model.name", 0),
         ("Decode", "string", ".status.decodeReady", 1),
         ("Prefill", "string", ".status.prefillReady", 1),
+        ("Message", "string", '.status.conditions[?(@.type=="Ready")].message', 1),
         ("Age", "date", ".metadata.creationTimestamp", 0),
     ]
 

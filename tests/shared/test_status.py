@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared.status import Observed, derive_status
+from reconciler.pods import slim_pod
+from shared.status import Observed, derive_status, transition_events
+from tests.reconciler.kubelet import pod_status, running, stamp, terminated, waiting
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 T0_TEXT = "2026-03-01T12:00:00Z"
@@ -186,7 +188,7 @@ def _cond(status: dict[str, Any], kind: str) -> dict[str, Any]:
             Observed(decode=_deployment("m-decode", 1, 1), epp=_deployment("m-epp", 1, 0, [DEADLINE])),
             "Failed",
             "False",
-            "EndpointPickerNotReady",
+            "ProgressDeadlineExceeded",
             "Deployment m-epp: timed out",
             (1, 1, 0, 0),
         ),
@@ -422,3 +424,195 @@ def test_a_new_generation_updates_every_condition_generation() -> None:
 def test_very_long_error_messages_are_cut_to_the_condition_limit() -> None:
     status = derive_status(_ms(), Observed(error="x" * 40000), T0)
     assert len(_ready(status)["message"]) == 32768
+
+
+# ----- what the pods say ----------------------------------------------------------------------
+
+
+def _pod(name: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    scheduled = {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp(0)}
+    pod: dict[str, Any] = {
+        "metadata": {"name": name, "labels": {"pod-template-hash": "h"}},
+        "status": {"conditions": [scheduled]},
+    }
+    pod["status"] = pod_status(pod, containers=containers, phase="Running")
+    return slim_pod(pod)
+
+
+def _crashing(name: str, restarts: int = 3, finished: float = 30) -> dict[str, Any]:
+    status = waiting("vllm", "vllm:1", "CrashLoopBackOff", restartCount=restarts)
+    status["lastState"] = terminated(137, "OOMKilled", finished=stamp(finished))
+    return _pod(name, [status])
+
+
+def _loading(name: str) -> dict[str, Any]:
+    return _pod(name, [running("vllm", "vllm:1", stamp(10), started=False, ready=False)])
+
+
+def _serving_ready(name: str) -> dict[str, Any]:
+    return _pod(name, [running("vllm", "vllm:1", stamp(10), started=True, ready=True)])
+
+
+def _pull_failing(name: str) -> dict[str, Any]:
+    return _pod(name, [waiting("epp", "epp:1", "ErrImagePull", "manifest unknown")])
+
+
+CRASH_TEXT = "pod m-decode-h-a: vllm exited with OOMKilled (exit code 137), restarted 3 times"
+
+
+def test_a_crashing_engine_names_itself_in_serving_ready_ready_and_last_failure() -> None:
+    observed = Observed(
+        decode=_deployment("m-decode", 1, 0), decode_pods=[_crashing("m-decode-h-a")], epp=EPP_READY
+    )
+    status = derive_status(_ms(), observed, T0)
+    assert status["phase"] == "Failed"
+    for kind in ("Ready", "ServingReady"):
+        condition = _cond(status, kind)
+        assert (condition["status"], condition["reason"], condition["message"]) == (
+            "False",
+            "EngineCrashLoop",
+            CRASH_TEXT,
+        )
+    assert status["lastFailure"] == {
+        "decode": {
+            "reason": "EngineCrashLoop",
+            "message": CRASH_TEXT,
+            "pod": "m-decode-h-a",
+            "time": stamp(30),
+        }
+    }
+
+
+def test_a_loading_model_says_so_with_the_replica_counts() -> None:
+    observed = Observed(
+        decode=_deployment("m-decode", 2, 1),
+        decode_pods=[_serving_ready("m-decode-h-a"), _loading("m-decode-h-b")],
+        epp=EPP_READY,
+    )
+    status = derive_status(_ms(), observed, T0)
+    ready = _ready(status)
+    assert (status["phase"], ready["reason"], ready["message"]) == (
+        "Running",
+        "ModelLoading",
+        f"1/2 replicas ready; pod m-decode-h-b: vllm loading the model since {stamp(10)} "
+        "(startup probe not passed yet)",
+    )
+    assert "lastFailure" not in status
+
+
+def test_an_endpoint_picker_that_cannot_pull_its_image_fails_the_model_service() -> None:
+    observed = Observed(
+        decode=_deployment("m-decode", 1, 1),
+        epp=_deployment("m-epp", 1, 0),
+        epp_pods=[_pull_failing("m-epp-h-a")],
+    )
+    status = derive_status(_ms(), observed, T0)
+    expected = (
+        "False",
+        "ImagePullFailed",
+        "pod m-epp-h-a: container epp cannot pull image epp:1: ErrImagePull: manifest unknown",
+    )
+    for kind in ("Ready", "EndpointPickerReady"):
+        condition = _cond(status, kind)
+        assert (condition["status"], condition["reason"], condition["message"]) == expected
+    assert _cond(status, "ServingReady")["status"] == "True"
+    assert status["phase"] == "Failed"
+    assert status["lastFailure"]["endpointPicker"] == {
+        "reason": "ImagePullFailed",
+        "message": expected[2],
+        "pod": "m-epp-h-a",
+        "time": T0_TEXT,
+    }
+
+
+def test_the_last_failure_stays_after_recovery_and_keeps_its_first_sighting() -> None:
+    failing = Observed(
+        decode=_deployment("m-decode", 1, 1),
+        epp=_deployment("m-epp", 1, 0),
+        epp_pods=[_pull_failing("m-epp-h-a")],
+    )
+    first = derive_status(_ms(), failing, T0)
+    again = derive_status(_ms(status=first), failing, T0 + timedelta(minutes=5))
+    assert again == first, "no own time: the first sighting is kept while the failure stays"
+    recovered = Observed(
+        decode=_deployment("m-decode", 1, 1), epp=EPP_READY, epp_pods=[_serving_ready("m-epp-h-a")]
+    )
+    after = derive_status(_ms(status=again), recovered, T0 + timedelta(minutes=6))
+    assert after["phase"] == "Ready"
+    assert after["lastFailure"] == first["lastFailure"]
+    elsewhere = Observed(
+        decode=_deployment("m-decode", 1, 1),
+        epp=_deployment("m-epp", 1, 0),
+        epp_pods=[_pull_failing("m-epp-h-b")],
+    )
+    moved = derive_status(_ms(status=after), elsewhere, T0 + timedelta(minutes=7))
+    assert moved["lastFailure"]["endpointPicker"]["pod"] == "m-epp-h-b"
+    assert moved["lastFailure"]["endpointPicker"]["time"] == "2026-03-01T12:07:00Z"
+
+
+def test_a_crash_loop_updates_its_last_failure_with_each_crash() -> None:
+    def crashing(restarts: int, finished: float) -> Observed:
+        return Observed(
+            decode=_deployment("m-decode", 1, 0),
+            decode_pods=[_crashing("m-decode-h-a", restarts, finished)],
+            epp=EPP_READY,
+        )
+
+    first = derive_status(_ms(), crashing(3, 30), T0)
+    later = derive_status(_ms(status=first), crashing(4, 90), T0 + timedelta(minutes=2))
+    assert later["lastFailure"]["decode"]["time"] == stamp(90)
+    assert later["lastFailure"]["decode"]["message"].endswith("restarted 4 times")
+    assert _ready(later)["lastTransitionTime"] == _ready(first)["lastTransitionTime"]
+
+
+def test_turning_prefill_off_drops_its_last_failure() -> None:
+    failing = Observed(
+        decode=_deployment("m-decode", 1, 1),
+        prefill=_deployment("m-prefill", 1, 0),
+        prefill_pods=[_crashing("m-prefill-h-a")],
+        prefill_enabled=True,
+        epp=EPP_READY,
+    )
+    first = derive_status(_ms(), failing, T0)
+    assert set(first["lastFailure"]) == {"prefill"}
+    off = derive_status(_ms(status=first), Observed(decode=_deployment("m-decode", 1, 1), epp=EPP_READY), T0)
+    assert "lastFailure" not in off
+
+
+STARTING = Observed(
+    decode=_deployment("m-decode", 1, 0, pods=1), decode_pods=[_loading("m-decode-h-a")], epp=EPP_READY
+)
+CRASHING = Observed(
+    decode=_deployment("m-decode", 1, 0), decode_pods=[_crashing("m-decode-h-a")], epp=EPP_READY
+)
+CRASHING_AGAIN = Observed(
+    decode=_deployment("m-decode", 1, 0), decode_pods=[_crashing("m-decode-h-a", 4, 90)], epp=EPP_READY
+)
+EPP_PULLING = Observed(
+    decode=_deployment("m-decode", 1, 0),
+    decode_pods=[_crashing("m-decode-h-a", 4, 90)],
+    epp=_deployment("m-epp", 1, 0),
+    epp_pods=[_pull_failing("m-epp-h-a")],
+)
+READY_AGAIN = Observed(decode=_deployment("m-decode", 1, 1), epp=EPP_READY)
+
+
+def test_events_mark_each_transition_once() -> None:
+    """Observations in turn; the Events each status change is worth."""
+    steps = [STARTING, CRASHING, CRASHING_AGAIN, EPP_PULLING, READY_AGAIN, CRASHING, Observed(invalid="bad")]
+    status: dict[str, Any] = {}
+    events = []
+    for i, observed in enumerate(steps):
+        new = derive_status(_ms(status=status), observed, T0 + timedelta(minutes=i))
+        events.append(transition_events(status, new))
+        status = new
+    epp_text = "pod m-epp-h-a: container epp cannot pull image epp:1: ErrImagePull: manifest unknown"
+    assert events == [
+        [],
+        [("Warning", "EngineCrashLoop", CRASH_TEXT)],
+        [],
+        [("Warning", "ImagePullFailed", epp_text)],
+        [("Normal", "Ready", "All serving replicas are ready")],
+        [("Warning", "EngineCrashLoop", CRASH_TEXT)],
+        [("Warning", "InvalidSpec", "bad")],
+    ]
