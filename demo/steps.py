@@ -245,8 +245,8 @@ def show_children(ctx: Context, step: Step) -> None:
 
 
 def too_big(ctx: Context, step: Step) -> None:
-    """A model asking for more accelerators per pod than any node has: its pods stay Pending, and
-    the scheduler says why."""
+    """A model asking for more accelerators per pod than any node has: its pod stays Pending, the
+    scheduler says why, and the ModelService's status says it too, in the scheduler's words."""
     minimal = yaml.safe_load((REPO_ROOT / DEFAULTED).read_text())
     obj = {
         "apiVersion": api.API_VERSION,
@@ -255,11 +255,11 @@ def too_big(ctx: Context, step: Step) -> None:
         "spec": {**minimal["spec"], "decode": {"replicas": 1, "parallelism": {"tensor": TOO_BIG_GPUS}}},
     }
     shown = f"kubectl apply -f -   # {DEFAULTED} as {TOO_BIG}, decode.parallelism.tensor: {TOO_BIG_GPUS}"
-    result = ctx.need_kubectl()("apply", "-f", "-", stdin=yaml.safe_dump(obj)).check()
+    kubectl, kube = ctx.need_kubectl(), ctx.need_kube()
+    result = kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj)).check()
     _command(ctx, step, shown, result.stdout, result.stderr)
     step.activity = "waiting for the scheduler's verdict"
     selector = f"app.kubernetes.io/name={TOO_BIG}"
-    kube = ctx.need_kube()
 
     def unschedulable() -> tuple[str, str] | None:
         for pod in kube.list("v1", "Pod", EXAMPLE_NAMESPACE, label_selector=selector):
@@ -271,19 +271,56 @@ def too_big(ctx: Context, step: Step) -> None:
     pod, message = wait_for(
         unschedulable, timeout=SCHEDULING_TIMEOUT, what=f"the pods of {TOO_BIG} to be judged"
     )
+    verdict = message.split(". ")[0]
     step.note(f"pod {pod}: Pending, {ctx.console.paint('Unschedulable', 'yellow')}")
-    step.note(f"  the scheduler: {message.split('. ')[0]}.")
+    step.note(f"  the scheduler: {verdict}.")
+    step.activity = f"waiting for the status of {TOO_BIG} to say why"
+
+    def explained() -> dict[str, Any] | None:
+        status = (kube.get(api.API_VERSION, api.KIND, TOO_BIG, EXAMPLE_NAMESPACE) or {}).get("status") or {}
+        ready = _condition(status, "Ready")
+        return (
+            status if ready.get("reason") == "Unschedulable" and verdict in ready.get("message", "") else None
+        )
+
     status = wait_for(
-        lambda: (kube.get(api.API_VERSION, api.KIND, TOO_BIG, EXAMPLE_NAMESPACE) or {}).get("status") or None,
+        explained,
         timeout=SCHEDULING_TIMEOUT,
-        what=f"the reconciler to report on {TOO_BIG}",
+        what=f"the status of {TOO_BIG} to quote the scheduler",
+        explain=lambda: f"\nReady: {_condition(_status_of(kube, TOO_BIG), 'Ready') or 'not set yet'}",
     )
-    ready: dict[str, Any] = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
+    step.note()
+    result = kubectl("get", "modelservice", TOO_BIG, "-n", EXAMPLE_NAMESPACE).check()
+    _command(ctx, step, f"kubectl get modelservice {TOO_BIG} -n {EXAMPLE_NAMESPACE}", result.stdout, "")
+    ready = _condition(status, "Ready")
+    failure = (status.get("lastFailure") or {}).get("decode") or {}
+    step.note(f"status.conditions[Ready].message: {ready.get('message', '')}")
     step.note(
-        f"ModelService {TOO_BIG}: phase {status.get('phase', 'unset')}, Ready {ready.get('status', 'unset')}"
-        f" ({ready.get('reason', '')})"
+        f"status.lastFailure.decode: {failure.get('reason')} on {failure.get('pod')} at {failure.get('time')}"
     )
+    _show_events(ctx, step, TOO_BIG)
     step.note(ctx.console.paint(f"  each fake node has 8 GPUs; {TOO_BIG_GPUS} per pod never fit", "dim"))
+
+
+def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = next((c for c in status.get("conditions") or () if c.get("type") == kind), {})
+    return found
+
+
+def _status_of(kube: Kube, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = (kube.get(api.API_VERSION, api.KIND, name, EXAMPLE_NAMESPACE) or {}).get(
+        "status"
+    ) or {}
+    return found
+
+
+def _show_events(ctx: Context, step: Step, name: str) -> None:
+    """The Events section of `kubectl describe`, as a user would read it."""
+    described = ctx.need_kubectl()("describe", "modelservice", name, "-n", EXAMPLE_NAMESPACE).check()
+    lines = described.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Events:")), len(lines))
+    shown = f"kubectl describe modelservice {name} -n {EXAMPLE_NAMESPACE}   # its Events"
+    _command(ctx, step, shown, "\n".join(lines[start:]), "")
 
 
 def delete_one(ctx: Context, step: Step) -> None:

@@ -83,6 +83,17 @@ def test_the_demo_runs_every_step_and_cleans_up(tmp_path: Path) -> None:
     assert "removed ClusterRole/llm-qwen3-32b-pd-epp" in text
     assert re.search(r"too-big-decode-\S+: Pending, Unschedulable", text), text
     assert "Insufficient nvidia.com/gpu" in text
+    # The ModelService's own status and Events carry the scheduler's words.
+    assert re.search(r"^ +too-big +Failed +False +Unschedulable ", text, re.MULTILINE), text
+    assert re.search(
+        r"^    status.conditions\[Ready\].message: pod too-big-decode-\S+ \(asks for 16 nvidia.com/gpu\) "
+        r"cannot be scheduled: 0/6 nodes are available: 6 Insufficient nvidia.com/gpu\.",
+        text,
+        re.MULTILINE,
+    ), text
+    assert re.search(
+        r"^ +Warning +Unschedulable .* pod too-big-decode-\S+ \(asks for 16", text, re.MULTILINE
+    ), text
     assert list((tmp_path / "tmp").iterdir()) == []
     assert [pid for pid in started if running(pid)] == []
 
