@@ -70,6 +70,10 @@ def configure(level: str) -> None:
     """Send every log line as JSON to stderr at `level` (aiohttp's access log stays off)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    # The JSON lines carry no source location, thread or process: not gathering them (the logging
+    # HOWTO's optimization settings) takes a stack walk off every denial and warning line.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
