@@ -1,11 +1,12 @@
 """Measure the reconciler as its own process against a real control plane.
 
-    python -m bench.reconciler [--sizes 1000] [--runs 1] [--idle 60] [--resync-period 20]
+    python -m bench.reconciler [--sizes 1000] [--replicas 1] [--runs 1] [--idle 60] [--resync-period 20]
 
 Per size and run, a fresh control plane (etcd, kube-apiserver, controller-manager, scheduler,
 KWOK with fake nodes big enough for every pod, the third-party CRD stand-ins) and a fresh
-reconciler (`python -m reconciler`) start; this process then creates the ModelServices and
-reports:
+reconciler (`python -m reconciler`) start; this process then creates the ModelServices (each with
+`--replicas` decode pods, made by the real Deployment and ReplicaSet controllers, placed by the
+scheduler and run by KWOK; the reconciler caches every one of them) and reports:
 
 * converge seconds - first create until every ModelService reports Ready=True;
 * requests per ModelService by verb while converging (from the reconciler's
@@ -13,7 +14,8 @@ reports:
 * the idle phase: `--idle` seconds with a `--resync-period` resync (every ModelService reconciled
   again each period): reconciles, API requests made, and reconciler CPU per no-op reconcile (all
   CPU of the process in that window divided by the reconciles, so an upper bound);
-* reconciler CPU seconds while converging and peak RSS (VmHWM), read from /proc.
+* reconciler CPU seconds while converging, RSS and peak RSS (VmHWM), read from /proc, and the
+  objects it had cached by kind (serving pods among them).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ benchmark measures the reconciler, not how many nodes the scheduler can spread p
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def model_service(i: int) -> dict[str, Any]:
+def model_service(i: int, replicas: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "model.otterscale.io/v1alpha1",
         "kind": "ModelService",
@@ -55,7 +57,7 @@ def model_service(i: int) -> dict[str, Any]:
             "model": {"name": f"model-{i}", "image": "registry.example.com/models/m:1"},
             "engine": {},
             "accelerator": {"type": "nvidia"},
-            "decode": {"replicas": 1},
+            "decode": {"replicas": replicas},
         },
     }
 
@@ -78,18 +80,19 @@ async def _drain(stream: asyncio.StreamReader, sink: list[dict[str, Any]]) -> No
             sink.append(json.loads(line))
 
 
-def _nodes(size: int) -> list[NodeSpec]:
-    """Room for a decode and an EPP pod per ModelService, with one GPU each for the decode pods."""
-    count = max(1, -(-2 * size // PODS_PER_NODE))
-    capacity = {"cpu": "100000", "memory": "100Ti", "pods": str(PODS_PER_NODE), "nvidia.com/gpu": "1000"}
+def _nodes(size: int, replicas: int = 1) -> list[NodeSpec]:
+    """Room for the decode pods and an EPP pod per ModelService, with one GPU per decode pod."""
+    count = max(1, -(-(replicas + 1) * size // PODS_PER_NODE))
+    gpus = str(PODS_PER_NODE)
+    capacity = {"cpu": "100000", "memory": "100Ti", "pods": str(PODS_PER_NODE), "nvidia.com/gpu": gpus}
     return [NodeSpec(f"bench-{i}", capacity, {"nvidia.com/gpu.present": "true"}) for i in range(count)]
 
 
 @asynccontextmanager
-async def control_plane(workdir: Path, size: int) -> AsyncIterator[ControlPlane]:
+async def control_plane(workdir: Path, size: int, replicas: int = 1) -> AsyncIterator[ControlPlane]:
     crds = [yaml.safe_load(CRD.read_text()), *third_party_crds()]
     # No delays: pods are Running and Ready as fast as KWOK can write it.
-    options = Options(nodes=_nodes(size), crds=crds, stage_delay_ms=0, stage_jitter_ms=0)
+    options = Options(nodes=_nodes(size, replicas), crds=crds, stage_delay_ms=0, stage_jitter_ms=0)
     cp = ControlPlane(workdir, options=options)
     await asyncio.to_thread(cp.start)
     try:
@@ -163,17 +166,28 @@ def by_verb(sample: dict[str, float]) -> dict[str, float]:
     return counts
 
 
+def cached(sample: dict[str, float]) -> dict[str, int]:
+    """Objects in the reconciler's cache by kind (the gauge is set at each resync)."""
+    counts = {}
+    for name, value in sample.items():
+        if name.startswith("reconciler_cache_objects{"):
+            counts[name.split('kind="')[1].split('"')[0]] = int(value)
+    return counts
+
+
 def reconciles(sample: dict[str, float]) -> float:
     return sum(v for k, v in sample.items() if k.startswith("controller_runtime_reconcile_total{"))
 
 
-async def create_all(http: aiohttp.ClientSession, url: str, size: int, concurrency: int = 32) -> None:
+async def create_all(
+    http: aiohttp.ClientSession, url: str, size: int, replicas: int = 1, concurrency: int = 32
+) -> None:
     path = f"{url}/apis/model.otterscale.io/v1alpha1/namespaces/{NS}/modelservices"
     queue = iter(range(size))
 
     async def worker() -> None:
         for i in queue:
-            async with http.post(path, json=model_service(i)) as response:
+            async with http.post(path, json=model_service(i, replicas)) as response:
                 if response.status != 201:
                     raise RuntimeError(f"create m{i}: {response.status} {await response.text()}")
 
@@ -214,7 +228,7 @@ async def wait_idle(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
 
 async def one_run(size: int, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with control_plane(Path(tmp), size) as cp:
+        async with control_plane(Path(tmp), size, args.replicas) as cp:
             return await _measure(cp, size, args)
 
 
@@ -230,7 +244,7 @@ async def _measure(cp: ControlPlane, size: int, args: argparse.Namespace) -> dic
         cpu0 = cpu_seconds(pid)
         started = time.monotonic()
         watcher = asyncio.create_task(wait_ready(http, url, size, args.timeout))
-        await create_all(http, url, size)
+        await create_all(http, url, size, args.replicas)
         await watcher
         converge = time.monotonic() - started
         settled = await wait_idle(http, port)
@@ -244,6 +258,8 @@ async def _measure(cp: ControlPlane, size: int, args: argparse.Namespace) -> dic
         idle_requests = {k: v - verbs.get(k, 0) for k, v in by_verb(after).items() if v != verbs.get(k, 0)}
         return {
             "size": size,
+            "decode_replicas": args.replicas,
+            "cached": cached(after),
             "converge_seconds": round(converge, 2),
             "requests_per_modelservice": {k: round(v / size, 2) for k, v in sorted(verbs.items())},
             "cpu_seconds_converging": round(cpu_converge, 2),
@@ -282,6 +298,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.reconciler", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000])
+    parser.add_argument("--replicas", type=int, default=1, help="decode pods per ModelService")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--qps", type=int, default=5000, help="the reconciler's client-side QPS (burst 2x)")

@@ -8,7 +8,8 @@ from bench.reconciler.run import one_run, parse_args
 
 
 async def test_the_benchmark_runs_and_a_converged_reconciler_is_idle() -> None:
-    args = parse_args(["--idle", "1", "--resync-period", "0.5", "--timeout", "60", "--workers", "2"])
+    argv = ["--idle", "1", "--resync-period", "0.5", "--timeout", "60", "--workers", "2", "--replicas", "2"]
+    args = parse_args(argv)
     async with asyncio.timeout(60):
         result = await one_run(3, args)
     per_ms = result["requests_per_modelservice"]
@@ -16,7 +17,8 @@ async def test_the_benchmark_runs_and_a_converged_reconciler_is_idle() -> None:
     assert per_ms["create"] == 13
     # Status writes: Running, then Ready, plus one per intermediate state the real Deployment and
     # ReplicaSet controllers report on the way (pods created, then ready, EPP and decode apart).
-    assert 2 <= per_ms["patch"] <= 6, per_ms
+    assert 2 <= per_ms["patch"] <= 8, per_ms
+    assert result["cached"]["Pod"] == 3 * (2 + 1), "every decode and EPP pod is cached"
     assert per_ms.get("update", 0) == 0
     assert result["idle_reconciles"] >= 3
     assert result["idle_requests"] == {}, "no-op reconciles and idle watches make no requests"
