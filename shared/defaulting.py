@@ -204,7 +204,7 @@ def name_record_ops(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> li
     present = isinstance(annotations, dict) and names.DNS1035_NAME_ANNOTATION in annotations
     if present:
         return []
-    value = _recorded(old)
+    value = recorded_name(old)
     if value is None:
         name = meta.get("name")
         if not isinstance(name, str) or not name:
@@ -227,7 +227,8 @@ def name_record_ops(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> li
     ]
 
 
-def _recorded(old: Mapping[str, Any] | None) -> str | None:
+def recorded_name(old: Mapping[str, Any] | None) -> str | None:
+    """The DNS-1035 name recorded in `old`'s annotations, if it holds a string."""
     meta = old.get("metadata") if old is not None else None
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     value = annotations.get(names.DNS1035_NAME_ANNOTATION) if isinstance(annotations, dict) else None

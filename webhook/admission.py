@@ -23,6 +23,7 @@ from typing import Any, Literal
 import orjson
 
 from shared import api, defaulting, validation
+from shared.api import ModelService
 from shared.settings import OperatorSettings
 from webhook import restarts, reviews
 from webhook.memo import Memo
@@ -33,14 +34,16 @@ Verdict = Literal["allowed", "patched", "warned", "denied", "bad_request"]
 
 @dataclass
 class Memos:
-    """Recent validation reports and pod templates of one webhook process (see `webhook.memo`).
+    """Recent patches, validation verdicts and restart warnings of one webhook process (see
+    `webhook.memo`).
 
     Valid for one `OperatorSettings` only (the answers depend on them): the app makes one next to
     its settings. Without one every request is judged from scratch, as the offline tools do.
     """
 
-    reports: Memo[validation.Report] = field(default_factory=lambda: Memo(512))
-    restarts: restarts.RestartMemo = field(default_factory=restarts.RestartMemo)
+    reports: Memo[_Remembered] = field(default_factory=lambda: Memo(256))
+    patches: Memo[str] = field(default_factory=lambda: Memo(256))
+    restarts: restarts.RestartMemo = field(default_factory=lambda: Memo(128))
 
 
 def review(
@@ -63,23 +66,37 @@ def review(
     elif request.passes_untouched:
         response = {"uid": request.uid, "allowed": True}
     elif hook == "mutate":
-        response = mutate(request, settings, persist_images=persist_images)
+        response = mutate(request, settings, persist_images=persist_images, memos=memos)
     else:
         response = validate(request, settings, memos)
     return {"apiVersion": request.api_version, "kind": "AdmissionReview", "response": response}
 
 
 def mutate(
-    request: reviews.Request, settings: OperatorSettings, *, persist_images: bool = True
+    request: reviews.Request,
+    settings: OperatorSettings,
+    *,
+    persist_images: bool = True,
+    memos: Memos | None = None,
 ) -> reviews.Response:
     """Defaults as a JSONPatch; no patch at all when the object is already complete."""
-    assert request.object is not None
+    obj = request.object
+    assert obj is not None
     old = request.old_object if request.operation == "UPDATE" else None
-    ops = defaulting.default_ops(request.object, settings, old, images=persist_images)
-    if not ops:
+
+    def patch() -> str:
+        ops = defaulting.default_ops(obj, settings, old, images=persist_images)
+        return base64.b64encode(orjson.dumps(ops)).decode() if ops else ""
+
+    if memos is None:
+        encoded = patch()
+    else:
+        # What the patch depends on: the object, the name the old object recorded, the flag.
+        recorded = defaulting.recorded_name(old)
+        encoded = memos.patches.get_or_compute(orjson.dumps([persist_images, recorded, obj]), patch)
+    if not encoded:
         return {"uid": request.uid, "allowed": True}
-    patch = base64.b64encode(orjson.dumps(ops)).decode()
-    return {"uid": request.uid, "allowed": True, "patchType": "JSONPatch", "patch": patch}
+    return {"uid": request.uid, "allowed": True, "patchType": "JSONPatch", "patch": encoded}
 
 
 def validate(
@@ -102,10 +119,9 @@ def validate(
     )
     warnings: list[str] = []
     if old is None or obj.get("spec") != old.get("spec"):
-        report = _report(obj, settings, memos)
-        found = report.errors
+        found, found_warnings, parsed, model = _verdict(obj, settings, memos)
         if found and old is not None:
-            before = set(_report(old, settings, memos).errors)
+            before = set(_verdict(old, settings, memos)[0])
             warnings += (
                 f"{e} (the stored object has this too; fix it before changing it)"
                 for e in found
@@ -113,10 +129,10 @@ def validate(
             )
             found = tuple(e for e in found if e not in before)
         errors += found
-        warnings += report.warnings
-        if not errors and old is not None and report.model is not None:
+        warnings += found_warnings
+        if not errors and old is not None and parsed:
             memo = memos.restarts if memos is not None else None
-            warnings += restarts.restart_warnings(old, obj, report.model, settings, memo)
+            warnings += restarts.restart_warnings(old, obj, model, settings, memo)
     if not errors:
         response: reviews.Response = {"uid": request.uid, "allowed": True}
     else:
@@ -135,10 +151,30 @@ def _bounded(warnings: list[str]) -> list[str]:
     return shown
 
 
-def _report(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> validation.Report:
+Judged = tuple[tuple[validation.FieldError, ...], tuple[str, ...], bool, ModelService | None]
+"""(errors, warnings, whether the object parsed, the parsed model when at hand)."""
+
+_Remembered = tuple[tuple[tuple[str, str, str, bool], ...], tuple[str, ...], bool]
+"""A verdict as remembered: plain tuples of strings, which the garbage collector stops tracking,
+where thousands of remembered models and FieldErrors would be walked by every collection."""
+
+
+def _verdict(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> Judged:
     if memos is None:
-        return validation.validate(obj, settings)
-    return memos.reports.get_or_compute(orjson.dumps(obj), lambda: validation.validate(obj, settings))
+        report = validation.validate(obj, settings)
+        return report.errors, report.warnings, report.model is not None, report.model
+    fresh: list[validation.Report] = []
+
+    def compute() -> _Remembered:
+        fresh.append(validation.validate(obj, settings))
+        errors = tuple((e.path, e.message, e.reason, e.policy) for e in fresh[0].errors)
+        return errors, fresh[0].warnings, fresh[0].model is not None
+
+    errors, warnings, parsed = memos.reports.get_or_compute(orjson.dumps(obj), compute)
+    if fresh:  # judged just now: the model is at hand
+        report = fresh[0]
+        return report.errors, report.warnings, parsed, report.model
+    return tuple(validation.FieldError(*e) for e in errors), warnings, parsed, None
 
 
 def wrong_kind(request: reviews.Request) -> reviews.Response:

@@ -11,7 +11,6 @@ through a hash in the pod template, so a configuration change shows up here like
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -42,41 +41,32 @@ Templates = tuple[Manifest | None, ...]
 """The Deployments of `POD_BUILDERS`, in order (None where a group has no pods)."""
 
 
-@dataclass
-class RestartMemo:
-    """Recent pod templates by object, and recent warnings by pair of objects (see `webhook.memo`).
-
-    The old object of an UPDATE is, more often than not, the new object of the admission before
-    it, so its templates are usually known already; a repeated UPDATE (a retry, a dry run and
-    then the real request) finds its whole answer.
-    """
-
-    templates: Memo[Templates] = field(default_factory=lambda: Memo(256))
-    warnings: Memo[tuple[str, ...]] = field(default_factory=lambda: Memo(256))
+RestartMemo = Memo[tuple[str, ...]]
+"""Recent warnings by pair of old and new objects: a repeated UPDATE (a retry, a dry run and then
+the real request) finds its answer (see `webhook.memo`). The pod templates themselves are not
+kept: remembered as dicts, every garbage collection walks them (each miss cost twice as much),
+and as JSON, decoding them costs about what building them does."""
 
 
 def restart_warnings(
     old: Mapping[str, Any],
     new: Mapping[str, Any],
-    model: ModelService,
+    model: ModelService | None,
     settings: OperatorSettings,
     memo: RestartMemo | None = None,
 ) -> list[str]:
     """One warning per group of pods the update creates, deletes or restarts; none when nothing does.
 
-    `model` is `new` parsed. An old object that no longer parses (stored before a rule existed)
-    yields no warning rather than a failure: the update itself is what matters.
+    `model` is `new` parsed, if at hand. An old object that no longer parses (stored before a rule
+    existed) yields no warning rather than a failure: the update itself is what matters.
     """
-    if memo is None:
-        return list(_compare(_build(old, None, settings), _build(new, model, settings)))
-    before_key, after_key = _content(old), _content(new)
 
     def compare() -> tuple[str, ...]:
-        before = memo.templates.get_or_compute(before_key, lambda: _build(old, None, settings))
-        after = memo.templates.get_or_compute(after_key, lambda: _build(new, model, settings))
-        return tuple(_compare(before, after))
+        return tuple(_compare(_build(old, None, settings), _build(new, model, settings)))
 
-    return list(memo.warnings.get_or_compute(before_key + b"\n" + after_key, compare))
+    if memo is None:
+        return list(compare())
+    return list(memo.get_or_compute(_content(old) + b"\n" + _content(new), compare))
 
 
 def _content(obj: Mapping[str, Any]) -> bytes:

@@ -22,6 +22,13 @@ def _stored(obj: dict[str, Any]) -> dict[str, Any]:
     return defaulting.defaulted(obj, SETTINGS)
 
 
+def _mutate(
+    obj: dict[str, Any], old: dict[str, Any] | None = None, memos: admission.Memos | None = None
+) -> Any:
+    body = samples.review(obj, "UPDATE" if old is not None else "CREATE", old)
+    return admission.review(body, SETTINGS, "mutate", memos=memos)["response"]
+
+
 def _validate(
     obj: dict[str, Any], old: dict[str, Any] | None = None, memos: admission.Memos | None = None
 ) -> Any:
@@ -85,7 +92,24 @@ def test_answers_with_a_memo_equal_answers_without(sequence: list[int]) -> None:
         new = samples.with_changes(old, *UPDATES[i])
         for _ in range(2):  # the second time from the memo
             assert _validate(new, old, memos) == _validate(new, old)
+            assert _mutate(new, old, memos) == _mutate(new, old)
         old = new
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(range(len(UPDATES))), min_size=1, max_size=4), st.booleans())
+def test_patches_with_a_memo_equal_patches_without(sequence: list[int], record_dropped: bool) -> None:
+    # As the user writes them (no defaults yet), including an UPDATE whose new object lost the
+    # recorded name: the old object's record decides the patch, so it is part of what is remembered.
+    memos = admission.Memos()
+    old = _stored(samples.full_pd())
+    for i in sequence:
+        new = samples.with_changes(samples.full_pd(), *UPDATES[i])
+        if not record_dropped:
+            new["metadata"]["annotations"] = dict(old["metadata"]["annotations"])
+        for _ in range(2):
+            assert _mutate(new, old, memos) == _mutate(new, old)
+        assert _mutate(new, None, memos) == _mutate(new, None)
 
 
 def test_a_remembered_answer_carries_the_new_uid() -> None:
