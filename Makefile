@@ -1,6 +1,7 @@
-# Two entry points for a fresh machine with Python 3.11 and make:
-#   make demo   the whole system on an embedded local cluster
-#   make test   lint, type-check and the full test suite
+# Two entry points for a fresh machine with Python 3.11, Go and make:
+#   make demo   the whole system on a local control plane (etcd, kube-apiserver, controller-manager,
+#               scheduler and KWOK nodes, built once with Go into ~/.cache)
+#   make test   lint, type-check and the full test suite (on the same control plane)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
