@@ -188,16 +188,26 @@ async def settled(r: Running, cluster: Cluster, kubelet: Kubelet) -> Manifest:
     return pod
 
 
-async def after_one_reconcile(r: Running, cluster: Cluster, change: Callable[[], Awaitable[Any]]) -> Manifest:
-    """Make ``change`` (a status the kubelet writes) with the reconciler idle; the ModelService as
-    the reconcile that change caused left it. Exactly one status write is allowed for it."""
+async def after_one_reconcile(
+    r: Running, cluster: Cluster, change: Callable[[], Awaitable[Manifest]]
+) -> Manifest:
+    """Make ``change`` (a pod status the kubelet writes; it returns the pod written) with the
+    reconciler idle; the ModelService as the reconcile of that change left it.
+
+    The pod's watch event enqueues the ModelService as it is stored in the cache, so once the
+    cache holds the written pod and the queue is idle again, that reconcile is done. Exactly one
+    status write is allowed for the change.
+    """
     await r.idle(STEP)
-    before = r.manager.controller.reconciles
     r.mark()
-    await change()
-    await wait_for(
-        lambda: r.manager.controller.reconciles > before, STEP, "the reconcile the pod's change causes"
-    )
+    written = await change()
+    meta = written["metadata"]
+
+    def delivered() -> bool:
+        cached = r.manager.cache.pods(cluster.namespace, "qwen-decode")
+        return any(p["metadata"]["resourceVersion"] == meta["resourceVersion"] for p in cached)
+
+    await wait_for(delivered, STEP, f"the reconciler's cache to hold pod {meta['name']} as written")
     await r.idle(STEP)
     patches = r.since_mark().get(("patch", 200), 0)
     assert patches == 1, f"one status write for one change, not {patches}"
