@@ -6,16 +6,34 @@ The services fill this from flags and environment variables; builders only ever 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared import formats
 
 Provider = Literal["istio", "gke", "none"]
+EppGeneration = Literal["gateway-api-inference-extension", "llm-d-router"]
+"""Which Endpoint Picker the operator deploys; it decides the EPP config schema and default image.
 
+``gateway-api-inference-extension`` is the reference's EPP, configured with the Gateway API
+Inference Extension's ``inference.networking.x-k8s.io/v1alpha1`` EndpointPickerConfig.
+``llm-d-router`` is the EPP after its move to the llm-d router project (``llm-d/llm-d-router``),
+configured with ``llm-d.ai/v1alpha1``.
+"""
+
+DEFAULT_EPP_GENERATION: EppGeneration = "gateway-api-inference-extension"
 DEFAULT_ENGINE_IMAGE = "ghcr.io/llm-d/llm-d-cuda:v0.5.1"
 DEFAULT_EPP_IMAGE = "ghcr.io/llm-d/llm-d-inference-scheduler:v0.6.0"
+# The llm-d router's release workflow publishes the EPP as `<repo>-endpoint-picker:<tag>`
+# (llm-d/llm-d-router .github/workflows/ci-release.yaml); v0.10.0 is the release tag llm-d's
+# release-pinned guides/env.sh deploys (ROUTER_EPP_VERSION).
+LLM_D_ROUTER_EPP_IMAGE = "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0"
+DEFAULT_EPP_IMAGES: dict[EppGeneration, str] = {
+    "gateway-api-inference-extension": DEFAULT_EPP_IMAGE,
+    "llm-d-router": LLM_D_ROUTER_EPP_IMAGE,
+}
+"""The default EPP image of each generation."""
 DEFAULT_ROUTING_PROXY_IMAGE = "ghcr.io/llm-d/llm-d-routing-sidecar:v0.6.0"
 DEFAULT_KIT_IMAGE = "ghcr.io/kitops-ml/kitops:v1.11.0"
 DEFAULT_GATEWAY_NAME = "otterscale-llm-d-infra-inference-gateway"
@@ -44,8 +62,11 @@ class OperatorSettings(_Settings):
 
     default_engine_image: str = DEFAULT_ENGINE_IMAGE
     """vLLM image when spec.engine.image is empty."""
+    epp_generation: EppGeneration = DEFAULT_EPP_GENERATION
+    """EPP generation: its config schema and, unless default_epp_image is given, its image."""
     default_epp_image: str = DEFAULT_EPP_IMAGE
-    """EPP image when spec.inferencePool.endpointPicker.image is empty or there is no inferencePool."""
+    """EPP image when spec.inferencePool.endpointPicker.image is empty or there is no inferencePool;
+    when not given (or None), the default image of epp_generation."""
     default_routing_proxy_image: str = DEFAULT_ROUTING_PROXY_IMAGE
     """Routing sidecar image when spec.routingProxy.image is empty."""
     kit_image: str = DEFAULT_KIT_IMAGE
@@ -70,6 +91,19 @@ class OperatorSettings(_Settings):
     """How long vLLM may take to load a model before its startup probe fails the pod."""
     allowed_image_prefixes: tuple[str, ...] = ()
     """Image prefixes allowed for engine, routing-proxy and EPP images; empty allows all."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epp_image_follows_generation(cls, data: Any) -> Any:
+        # Only an image that was actually given pins the EPP image; otherwise it follows the
+        # generation, so switching generations needs one setting, not two that must agree.
+        if not isinstance(data, dict) or data.get("default_epp_image") is not None:
+            return data
+        generation = data.get("epp_generation", DEFAULT_EPP_GENERATION)
+        image = next((img for gen, img in DEFAULT_EPP_IMAGES.items() if gen == generation), None)
+        if image is None:  # an unknown generation: let the field validation report it
+            return {k: v for k, v in data.items() if k != "default_epp_image"}
+        return {**data, "default_epp_image": image}
 
     @field_validator("default_engine_image", "default_epp_image", "default_routing_proxy_image", "kit_image")
     @classmethod

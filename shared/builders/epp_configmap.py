@@ -1,4 +1,5 @@
-"""The EPP ConfigMap: the one plugin configuration file the EPP reads (see ``shared.epp_config``)."""
+"""The EPP ConfigMap: the one plugin configuration file the EPP reads (see ``shared.epp_config``),
+in the schema of the operator's EPP generation."""
 
 from __future__ import annotations
 
@@ -14,4 +15,6 @@ def build_epp_configmap(ms: ModelService, settings: OperatorSettings) -> Manifes
     metadata = meta.object_meta(
         ms, names.epp_configmap_name(ms), labels.epp_meta_labels(ms, settings.version)
     )
-    return meta.manifest("v1", "ConfigMap", metadata, data=epp_config.epp_config_data(ms))
+    return meta.manifest(
+        "v1", "ConfigMap", metadata, data=epp_config.epp_config_data(ms, settings.epp_generation)
+    )

@@ -2,8 +2,13 @@
 
 It exists for every ModelService: without ``spec.inferencePool`` a default EPP (default image, one
 replica, port 9002) backs the default pool. The pod template carries the hash of the plugin config
-so a switch between PD and non-PD mode re-creates the EPP pods (strategy Recreate: two EPPs with
-different profiles must not schedule side by side).
+so a switch between PD and non-PD mode, or between EPP generations, re-creates the EPP pods
+(strategy Recreate: two EPPs with different profiles must not schedule side by side).
+
+Both EPP generations take the same arguments, ports and gRPC health services: the llm-d router kept
+the Gateway API Inference Extension's command line (llm-d/llm-d-router pkg/epp/server/options.go,
+config/charts/routerlib/templates/_deployment.yaml); only the image, the config schema and the
+tracing service name differ.
 """
 
 from __future__ import annotations
@@ -12,13 +17,18 @@ from shared import epp_config, labels, names
 from shared.api import EndpointPickerSpec, ModelService
 from shared.builders import defaults, meta, serving, tracing
 from shared.builders.meta import Manifest
-from shared.settings import OperatorSettings
+from shared.settings import EppGeneration, OperatorSettings
 
 HEALTH_PORT = 9003
 METRICS_PORT = 9090
 CONFIG_MOUNT_PATH = "/config"
 POOL_GROUP = "inference.networking.k8s.io"
 OTEL_SERVICE_NAME = "gateway-api-inference-extension"
+# The llm-d router chart names its EPP's traces so (config/charts/routerlib/templates/_deployment.yaml).
+OTEL_SERVICE_NAMES: dict[EppGeneration, str] = {
+    "gateway-api-inference-extension": OTEL_SERVICE_NAME,
+    "llm-d-router": "llm-d-router/epp",
+}
 CONFIG_HASH_ANNOTATION = "checksum/config"
 # The reference's grace period, kept so a migrated EPP shuts down exactly as before.
 TERMINATION_GRACE_SECONDS = 130
@@ -58,7 +68,7 @@ def epp_env(settings: OperatorSettings) -> list[Manifest]:
         return env
     return [
         *env,
-        *tracing.exporter_env(settings.tracing, OTEL_SERVICE_NAME),
+        *tracing.exporter_env(settings.tracing, OTEL_SERVICE_NAMES[settings.epp_generation]),
         _field_env("OTEL_RESOURCE_ATTRIBUTES_NODE_NAME", "spec.nodeName", "v1"),
         _field_env("OTEL_RESOURCE_ATTRIBUTES_POD_NAME", "metadata.name", "v1"),
         serving.env_value(
@@ -117,7 +127,7 @@ def build_epp_deployment(ms: ModelService, settings: OperatorSettings) -> Manife
     pod_labels = labels.epp_pod_labels(ms)
     template_meta = {
         "labels": pod_labels,
-        "annotations": {CONFIG_HASH_ANNOTATION: epp_config.config_map_hash(ms)},
+        "annotations": {CONFIG_HASH_ANNOTATION: epp_config.config_map_hash(ms, settings.epp_generation)},
     }
     pod_spec: Manifest = {
         "serviceAccountName": names.epp_name(ms),
