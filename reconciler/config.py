@@ -49,7 +49,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "default-engine-image", "vLLM image when spec.engine.image is empty", _OPERATOR.default_engine_image
     ),
-    Flag("default-epp-image", "EPP image when it is not set", _OPERATOR.default_epp_image),
+    Flag(
+        "epp-generation",
+        "EPP to deploy: gateway-api-inference-extension or llm-d-router (config schema and image)",
+        _OPERATOR.epp_generation,
+    ),
+    # No default of its own: an unset image follows --epp-generation.
+    Flag("default-epp-image", "EPP image when it is not set; default: the EPP generation's image"),
     Flag("default-routing-proxy-image", "routing sidecar image", _OPERATOR.default_routing_proxy_image),
     Flag("kit-image", "model-unpack image; empty disables the init container", _OPERATOR.kit_image),
     Flag("kit-plain-http", "pass --plain-http to kit unpack", _OPERATOR.kit_plain_http, parse_bool),
@@ -117,6 +123,7 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def _config(v: dict[str, Any], env: Mapping[str, str]) -> ReconcilerConfig:
     operator = OperatorSettings(
         default_engine_image=v["default_engine_image"],
+        epp_generation=v["epp_generation"],
         default_epp_image=v["default_epp_image"],
         default_routing_proxy_image=v["default_routing_proxy_image"],
         kit_image=v["kit_image"],

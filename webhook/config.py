@@ -101,7 +101,15 @@ FLAGS = (
     ),
     Flag("default-engine-image", "vLLM image for an empty spec.engine.image"),
     Flag("default-routing-proxy-image", "routing sidecar image for an empty spec.routingProxy.image"),
-    Flag("default-epp-image", "EPP image for an empty spec.inferencePool.endpointPicker.image"),
+    Flag(
+        "epp-generation",
+        "EPP generation, which picks the default EPP image; set it as on the reconciler "
+        "(default gateway-api-inference-extension)",
+    ),
+    Flag(
+        "default-epp-image",
+        "EPP image for an empty spec.inferencePool.endpointPicker.image (default: the EPP generation's)",
+    ),
     Flag("kit-image", "KitOps image of the model-unpack init container (restart warnings)"),
     Flag(
         "allowed-image-prefix",
@@ -109,7 +117,13 @@ FLAGS = (
         repeat=True,
     ),
 )
-_OPERATOR_FLAGS = ("default-engine-image", "default-routing-proxy-image", "default-epp-image", "kit-image")
+_OPERATOR_FLAGS = (
+    "default-engine-image",
+    "default-routing-proxy-image",
+    "default-epp-image",
+    "epp-generation",
+    "kit-image",
+)
 
 
 FLAG_SET = FlagSet(
