@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from shared.kube_types import (
     Bool,
@@ -21,6 +28,7 @@ from shared.kube_types import (
     LocalObjectReference,
     Port,
     PullPolicy,
+    Quantity,
     ResourceRequirements,
     Toleration,
     WireModel,
@@ -41,6 +49,22 @@ AcceleratorType = Literal["nvidia", "amd", "intel-gaudi", "google", "cpu"]
 FailureMode = Literal["FailOpen", "FailClose"]
 Phase = Literal["Pending", "Running", "Ready", "Failed"]
 ConditionStatus = Literal["True", "False", "Unknown"]
+AutoscalingEngine = Literal["hpa", "keda"]
+
+
+def _int_or_string(value: Any) -> int | str:
+    # One check and one message: a plain `int | str` union would report an error per branch.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer or a string")
+    return value
+
+
+IntOrString = Annotated[
+    int | str,
+    PlainValidator(_int_or_string),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}),
+]
+"""An integer or a string, kept as written (Kubernetes' IntOrString): `1` and `"25%"`."""
 
 
 class ModelSpec(WireModel):
@@ -89,11 +113,85 @@ class ParallelismSpec(WireModel):
     """Data parallel ranks inside one pod (--data-parallel-size-local)."""
 
 
+class AutoscalingMetric(WireModel):
+    """A metric of your own to scale on, with its target average per pod."""
+
+    name: str = Field(min_length=1)
+    """HPA: the metric's name in the custom metrics API, as the Prometheus adapter serves it.
+    KEDA: the name of the trigger."""
+    average_value: Quantity
+    """Target value per pod: the autoscaler adds pods while the average is above it."""
+    query: str | None = None
+    """KEDA only: a PromQL query whose result is the metric's total over this group's pods."""
+
+
+class AutoscalingSpec(WireModel):
+    """Horizontal autoscaling of one pod group, on vLLM's own metrics or metrics of your own.
+
+    The autoscaler owns the replica count, so `replicas` must not be set beside it. With engine
+    hpa the operator creates a HorizontalPodAutoscaler that reads Pods metrics from the custom
+    metrics API (a Prometheus adapter); with engine keda, a KEDA ScaledObject that queries
+    Prometheus itself (the only way to scale to zero).
+    """
+
+    engine: AutoscalingEngine = "hpa"
+    """hpa (a HorizontalPodAutoscaler) or keda (a KEDA ScaledObject; KEDA must be installed)."""
+    min_replicas: Annotated[Int32, Field(ge=0)] = 1
+    """Fewest pods; 0 (scale to zero) only with engine keda."""
+    max_replicas: Annotated[Int32, Field(ge=1)]
+    """Most pods."""
+    requests_waiting: Quantity | None = None
+    """Target of vllm:num_requests_waiting per pod: requests queued in vLLM, not yet running."""
+    kv_cache_usage: Quantity | None = None
+    """Target of vllm:kv_cache_usage_perc per pod, a fraction of the KV cache: 0.8 is 80 %."""
+    metrics: tuple[AutoscalingMetric, ...] | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Metrics of your own, besides or instead of the two above."""
+    prometheus_address: str | None = None
+    """KEDA only: the Prometheus server KEDA queries, e.g. http://prometheus.monitoring.svc:9090."""
+
+
+class RolloutStrategy(WireModel):
+    """How a pod group rolls to a new pod template: pods added above, and taken below, the count.
+
+    Unset fields keep the default: for pods with accelerators maxSurge 0 and maxUnavailable 1 (a
+    rollout never needs a spare GPU), for CPU pods Kubernetes' 25 % each.
+    """
+
+    max_surge: IntOrString | None = None
+    """Pods created above the desired count during a rollout: a number or a percentage."""
+    max_unavailable: IntOrString | None = None
+    """Pods that may be unavailable during a rollout: a number or a percentage."""
+
+
 class RoleSpec(WireModel):
     """One group of serving pods: decode (or unified) or prefill."""
 
-    replicas: Annotated[Int32, Field(ge=0)] = 1
-    """Number of pods."""
+    # The schema cannot tell a written `replicas` from a defaulted one, so it has no default: the
+    # mutating webhook writes 1 only where autoscaling is absent, and this rule keeps the two
+    # apart even where the webhook is not asked (the scale subresource).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.replicas) || !has(self.autoscaling)",
+                    "message": "replicas and autoscaling are mutually exclusive: the autoscaler owns "
+                    "the replica count",
+                    "fieldPath": ".replicas",
+                    "reason": "FieldValueForbidden",
+                }
+            ]
+        }
+    )
+
+    replicas: Annotated[Int32, Field(ge=0)] | None = None
+    """Number of pods; absent means 1. Not with autoscaling."""
+    autoscaling: AutoscalingSpec | None = None
+    """Scale the pods with an autoscaler instead of a fixed count."""
+    rollout_strategy: RolloutStrategy | None = None
+    """How the pods roll when their template changes."""
     parallelism: ParallelismSpec | None = None
     """Parallelism of each pod."""
     resources: ResourceRequirements | None = None
@@ -257,6 +355,19 @@ class LastFailures(WireModel):
     """Endpoint Picker pods."""
 
 
+class PodGroupStatus(WireModel):
+    """One pod group's Deployment as last observed; decode's is the scale subresource's status."""
+
+    replicas: Int32 | None = None
+    """Pods the Deployment has (status.replicas)."""
+    ready_replicas: Int32 | None = None
+    """Pods that are ready."""
+    updated_replicas: Int32 | None = None
+    """Pods with the current pod template."""
+    selector: str | None = None
+    """The pods' label selector as a string (a=b,c=d), for autoscalers that target the ModelService."""
+
+
 class ModelServiceStatus(WireModel):
     """Observed state of a ModelService."""
 
@@ -272,11 +383,15 @@ class ModelServiceStatus(WireModel):
     """Ready prefill pods."""
     prefill_replicas: Int32 | None = None
     """Desired prefill pods."""
+    decode: PodGroupStatus | None = None
+    """The decode Deployment's pods."""
+    prefill: PodGroupStatus | None = None
+    """The prefill Deployment's pods."""
     conditions: tuple[Condition, ...] | None = Field(
         default=None,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Ready plus one condition per area (serving pods, EPP, routing, integrations)."""
+    """Ready plus one condition per area (serving pods, EPP, routing, integrations, autoscaling)."""
     last_failure: LastFailures | None = None
     """The last failure of each pod group (why its pods could not start or keep running)."""
 

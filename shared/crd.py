@@ -40,6 +40,13 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 
+SCALE_SUBRESOURCE: dict[str, str] = {
+    "specReplicasPath": ".spec.decode.replicas",
+    "statusReplicasPath": ".status.decode.replicas",
+    "labelSelectorPath": ".status.decode.selector",
+}
+"""`kubectl scale modelservice/NAME` scales the decode pods (the only group every ModelService has)."""
+
 HEADER = "# Generated from shared/api.py by `make crd` (python -m shared crd). Do not edit by hand.\n"
 
 
@@ -143,7 +150,7 @@ def build_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "schema": {"openAPIV3Schema": open_api_schema()},
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}, "scale": dict(SCALE_SUBRESOURCE)},
                     "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
                 }
             ],

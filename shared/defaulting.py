@@ -34,6 +34,9 @@ from pydantic_core import PydanticUndefined
 from shared import api, names
 from shared.settings import OperatorSettings
 
+DEFAULT_REPLICAS = 1
+"""Pods of a group without autoscaling when `replicas` is absent (the reference's default)."""
+
 
 class PatchOp(TypedDict):
     """One RFC 6902 operation; only `add` and `replace` are ever produced."""
@@ -163,6 +166,31 @@ def schema_default_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
     return ops
 
 
+def replicas_default_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
+    """`replicas: 1` for each pod group that has neither replicas nor autoscaling.
+
+    The one default the CRD schema cannot express: it depends on a sibling. The schema used to
+    default `replicas` to 1 everywhere, and then a stored `replicas` could not tell the user's
+    choice from the default; now the webhook writes it only where no autoscaler owns the count,
+    so every stored object reads as before, and a `replicas` beside `autoscaling` was written
+    by someone (and is denied).
+    """
+    ops: list[PatchOp] = []
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return ops
+    for role in ("decode", "prefill"):
+        section = spec.get(role)
+        if (
+            isinstance(section, dict)
+            and section.get("replicas") is None
+            and section.get("autoscaling") is None
+        ):
+            op: Literal["add", "replace"] = "replace" if "replicas" in section else "add"
+            ops.append({"op": op, "path": f"/spec/{role}/replicas", "value": DEFAULT_REPLICAS})
+    return ops
+
+
 def image_default_ops(obj: Mapping[str, Any], settings: OperatorSettings) -> list[PatchOp]:
     """Operations that fill empty image fields from the operator's default images.
 
@@ -251,7 +279,7 @@ def quantity_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
     such an object is rejected before validation could say anything. Integers are left as written:
     the schema admits them, and rewriting them would make a plain `cpu: 4` manifest differ from
     the stored object for nothing. Covers resource limits and requests of decode, prefill and the
-    EPP, and the env vars' `resourceFieldRef.divisor`.
+    EPP, the autoscaling targets, and the env vars' `resourceFieldRef.divisor`.
     """
     ops: list[PatchOp] = []
     spec = obj.get("spec")
@@ -261,6 +289,7 @@ def quantity_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
         section = spec.get(role)
         if isinstance(section, dict):
             _resources_ops(section.get("resources"), f"/spec/{role}/resources", ops)
+            _autoscaling_ops(section.get("autoscaling"), f"/spec/{role}/autoscaling", ops)
     pool = spec.get("inferencePool")
     picker = pool.get("endpointPicker") if isinstance(pool, dict) else None
     if isinstance(picker, dict):
@@ -279,6 +308,20 @@ def quantity_ops(obj: Mapping[str, Any]) -> list[PatchOp]:
 def _is_float(value: Any) -> bool:
     # Infinities and NaN (possible from YAML, never from JSON) are left for validation to reject.
     return isinstance(value, float) and math.isfinite(value)
+
+
+def _autoscaling_ops(scaling: Any, at: str, ops: list[PatchOp]) -> None:
+    """Autoscaling targets are quantities too (`kvCacheUsage: 0.8` is the natural spelling)."""
+    if not isinstance(scaling, dict):
+        return
+    for key in ("requestsWaiting", "kvCacheUsage"):
+        if _is_float(scaling.get(key)):
+            ops.append({"op": "replace", "path": f"{at}/{key}", "value": quantity_text(scaling[key])})
+    metrics = scaling.get("metrics")
+    for i, metric in enumerate(metrics if isinstance(metrics, list) else ()):
+        if isinstance(metric, dict) and _is_float(metric.get("averageValue")):
+            value = quantity_text(metric["averageValue"])
+            ops.append({"op": "replace", "path": f"{at}/metrics/{i}/averageValue", "value": value})
 
 
 def _resources_ops(resources: Any, at: str, ops: list[PatchOp]) -> None:
@@ -306,7 +349,13 @@ def default_ops(
     `images=False` leaves empty images empty (the reconciler then applies the current defaults).
     """
     image_ops = image_default_ops(obj, settings) if images else []
-    return [*name_record_ops(obj, old), *image_ops, *schema_default_ops(obj), *quantity_ops(obj)]
+    return [
+        *name_record_ops(obj, old),
+        *image_ops,
+        *schema_default_ops(obj),
+        *replicas_default_ops(obj),
+        *quantity_ops(obj),
+    ]
 
 
 def apply_ops(obj: Mapping[str, Any], ops: list[PatchOp]) -> dict[str, Any]:

@@ -6,8 +6,9 @@ Layers, each reporting everything it finds:
 2. the pydantic models in `shared.api` (types, required fields, enums, bounds, quantities),
    paths spelled with the wire names pydantic reports;
 3. rules the schema cannot express (`shared.spec_rules`: env vars, tolerations, requests within
-   limits, cross-field rules, operator-owned engine flags, formats the children enforce) and the
-   derived names (`shared.namecheck`), plus warnings (GPU counts set by hand, ignored values);
+   limits, cross-field rules, operator-owned engine flags, formats the children enforce; and
+   `shared.scaling_rules`: replicas, autoscaling and rollout strategies) and the derived names
+   (`shared.namecheck`), plus warnings (GPU counts set by hand, ignored values);
 4. the image policy and, on UPDATE, the permanence of the recorded DNS-1035 name.
 Layer 3 needs a parsed model, so it runs only when layer 2 passed.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import namecheck, names, spec_rules
+from shared import namecheck, names, scaling_rules, spec_rules
 from shared.api import ModelService, ModelServiceSpec
 from shared.defaulting import Node, schema_tree
 from shared.settings import OperatorSettings
@@ -59,6 +60,18 @@ _CROSS_FIELD_INPUTS = {
     "spec.engine.args[]": ("spec.model.mountPath",),
     "spec.engine.env[].value": ("spec.engine.port", "spec.routingProxy"),
 }
+# Scaling rules read siblings: whether the engine is keda, the targets present, the other half
+# of the rollout strategy (and whether the pods have accelerators, which sets its default).
+for _role in ("decode", "prefill"):
+    _scaling = f"spec.{_role}.autoscaling"
+    _CROSS_FIELD_INPUTS |= {
+        _scaling: (f"{_scaling}.requestsWaiting", f"{_scaling}.kvCacheUsage", f"{_scaling}.metrics"),
+        f"{_scaling}.minReplicas": (f"{_scaling}.engine", f"{_scaling}.maxReplicas"),
+        f"{_scaling}.metrics[].query": (f"{_scaling}.engine",),
+        f"{_scaling}.prometheusAddress": (f"{_scaling}.engine",),
+        f"spec.{_role}.rolloutStrategy.maxSurge": (f"spec.{_role}.rolloutStrategy", "spec.accelerator"),
+        f"spec.{_role}.rolloutStrategy.maxUnavailable": (f"spec.{_role}.rolloutStrategy", "spec.accelerator"),
+    }
 _SUBSCRIPT = re.compile(r"\[[^\]]*\]")
 _PYDANTIC_REASONS = {
     "missing": REQUIRED,
@@ -104,12 +117,14 @@ def validate(
     if model is not None:
         rule_errors = [
             *spec_rules.spec_rules(model.spec),
+            *scaling_rules.scaling_rules(model.spec),
             *(FieldError(p.path, p.message) for p in namecheck.check_names(model)),
             *image_policy(model.spec, settings),
         ]
         index = _Pruned(pruned)
         errors += (e for e in rule_errors if not index.read_by(e.path))
         warnings += spec_rules.spec_warnings(model.spec)
+        warnings += scaling_rules.scaling_warnings(model.spec)
     if old is not None or creating:
         errors += name_record_rules(obj, old)
     return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)

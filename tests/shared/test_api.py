@@ -76,15 +76,15 @@ PD_PARTS: dict[str, Any] = {
     "routingProxy": {},
     "inferencePool": {"endpointPicker": {}},
     "monitoring": {"podMonitor": {}},
-    "decode": {"parallelism": {}},
+    "decode": {"parallelism": {}, "autoscaling": {"maxReplicas": 4}},
 }
 
 
 DEFAULTS: list[tuple[str, Any]] = [
     ("spec.model.mountPath", "/models"),
     ("spec.engine.port", 8000),
-    ("spec.decode.replicas", 1),
-    ("spec.prefill.replicas", 1),
+    ("spec.decode.autoscaling.engine", "hpa"),
+    ("spec.decode.autoscaling.minReplicas", 1),
     ("spec.decode.parallelism.tensor", 1),
     ("spec.decode.parallelism.data", 1),
     ("spec.decode.parallelism.dataLocal", 1),
@@ -136,10 +136,12 @@ def test_absent_optional_objects_stay_absent(spec: dict[str, Any], absent: str) 
     assert absent not in out["decode"]
 
 
-def test_empty_prefill_gets_one_replica_and_no_parallelism() -> None:
+def test_empty_prefill_stays_empty_replicas_are_the_webhooks_to_default() -> None:
+    # No schema default for replicas: it would be indistinguishable from a written one beside
+    # autoscaling. The mutating webhook writes 1 (shared.defaulting.replicas_default_ops).
     ms = ModelService.from_manifest(manifest(prefill={}))
     assert ms.spec.prefill is not None
-    assert ms.to_manifest()["spec"]["prefill"] == {"replicas": 1}
+    assert ms.to_manifest()["spec"]["prefill"] == {}
 
 
 def test_empty_parallelism_gets_every_size_one() -> None:

@@ -129,7 +129,14 @@ def test_crd_identity_matches_the_api(generated: dict[str, Any]) -> None:
     }
     [version] = spec["versions"]
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.decode.replicas",
+            "statusReplicasPath": ".status.decode.replicas",
+            "labelSelectorPath": ".status.decode.selector",
+        },
+    }
 
 
 def test_printer_columns_match_the_api(generated: dict[str, Any]) -> None:
@@ -191,8 +198,7 @@ def test_top_level_requires_spec_and_leaves_metadata_to_the_api_server(schema: S
 def test_int32_fields_carry_only_user_visible_bounds(schema: Schema) -> None:
     nodes = dict(walk(schema))
     assert nodes["spec.decode.replicas"] == {
-        "default": 1,
-        "description": "Number of pods.",
+        "description": "Number of pods; absent means 1. Not with autoscaling.",
         "format": "int32",
         "minimum": 0,
         "type": "integer",
@@ -253,12 +259,12 @@ def test_schema_defaults_are_exactly_the_documented_defaults(schema: Schema) -> 
 def test_schema_defaults_equal_what_the_models_fill_in(schema: Schema) -> None:
     obj = copy.deepcopy(MINIMAL)
     obj["spec"] |= {
-        "prefill": {"parallelism": {}},
+        "prefill": {"parallelism": {}, "autoscaling": {"maxReplicas": 2}},
         "routingProxy": {},
         "inferencePool": {"endpointPicker": {}},
         "monitoring": {"podMonitor": {}},
     }
-    obj["spec"]["decode"] = {"parallelism": {}}
+    obj["spec"]["decode"] = {"parallelism": {}, "autoscaling": {"maxReplicas": 2}}
     out = ModelService.from_manifest(obj).to_manifest()
     for path, node in walk(schema):
         if "default" in node and "[]" not in path:

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import crd, defaulting, names
+from shared.defaulting import PatchOp
 from shared.settings import OperatorSettings
 from tests.webhook import samples
 
@@ -61,7 +62,8 @@ def test_the_schema_defaults_are_exactly_the_crd_defaulting_summary() -> None:
         "spec.engine.env[].valueFrom.configMapKeyRef.name": "",
         "spec.engine.env[].valueFrom.secretKeyRef.name": "",
         "spec.engine.env[].valueFrom.fileKeyRef.optional": False,
-        "spec.<role>.replicas": 1,
+        "spec.<role>.autoscaling.engine": "hpa",
+        "spec.<role>.autoscaling.minReplicas": 1,
         "spec.<role>.parallelism.tensor": 1,
         "spec.<role>.parallelism.data": 1,
         "spec.<role>.parallelism.dataLocal": 1,
@@ -329,3 +331,56 @@ def test_float_quantities_pass_the_crd_schema_only_once_mutated() -> None:
     obj = _with_float_quantities()
     assert not jsonschema.Draft4Validator(schema).is_valid(obj)
     jsonschema.Draft4Validator(schema).validate(defaulting.defaulted(obj, SETTINGS))
+
+
+# --- replicas: the one default that depends on a sibling ------------------------------------------
+
+REPLICAS_CASES: list[tuple[str, dict[str, Any], list[PatchOp]]] = [
+    ("decode without replicas", {"decode": {}}, [{"op": "add", "path": "/spec/decode/replicas", "value": 1}]),
+    (
+        "null replicas",
+        {"decode": {"replicas": None}},
+        [{"op": "replace", "path": "/spec/decode/replicas", "value": 1}],
+    ),
+    ("written replicas are kept", {"decode": {"replicas": 3}}, []),
+    ("autoscaled decode gets none", {"decode": {"autoscaling": {"maxReplicas": 2}}}, []),
+    (
+        "autoscaled decode, plain prefill",
+        {"decode": {"autoscaling": {"maxReplicas": 2}}, "prefill": {}},
+        [{"op": "add", "path": "/spec/prefill/replicas", "value": 1}],
+    ),
+    ("no prefill, no prefill replicas", {"decode": {"replicas": 1}, "prefill": None}, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"), [c[1:] for c in REPLICAS_CASES], ids=[c[0] for c in REPLICAS_CASES]
+)
+def test_replicas_default_to_one_only_where_no_autoscaler_owns_them(
+    spec: dict[str, Any], expected: list[PatchOp]
+) -> None:
+    obj = samples.minimal()
+    for key, value in spec.items():
+        obj = samples.with_changes(obj, f"spec.{key}", value)
+    assert defaulting.replicas_default_ops(obj) == expected
+
+
+def test_float_autoscaling_targets_become_strings_the_schema_admits() -> None:
+    scaling = {
+        "maxReplicas": 2,
+        "kvCacheUsage": 0.8,
+        "requestsWaiting": 5,
+        "metrics": [{"name": "m", "averageValue": 2.5}],
+    }
+    obj = samples.with_changes(samples.minimal(), "spec.decode", {"autoscaling": scaling})
+    stored = defaulting.defaulted(obj, SETTINGS)["spec"]["decode"]
+    assert stored == {
+        "autoscaling": {
+            "engine": "hpa",
+            "minReplicas": 1,
+            "maxReplicas": 2,
+            "kvCacheUsage": "0.8",
+            "requestsWaiting": 5,
+            "metrics": [{"name": "m", "averageValue": "2.5"}],
+        }
+    }

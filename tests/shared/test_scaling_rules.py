@@ -1,0 +1,285 @@
+"""Scaling rules: replicas beside autoscaling, autoscaler bounds and targets, rollout strategies.
+
+Every invalid case names its exact field path, after the mutating webhook's defaulting, as the
+validating webhook sees the object; warnings for values that are accepted but ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import defaulting, validation
+from shared.settings import OperatorSettings
+from tests.webhook import samples
+
+SETTINGS = OperatorSettings()
+HPA: dict[str, Any] = {"maxReplicas": 4, "requestsWaiting": 5}
+KEDA: dict[str, Any] = {
+    "engine": "keda",
+    "maxReplicas": 4,
+    "requestsWaiting": 5,
+    "prometheusAddress": "http://prometheus.monitoring.svc:9090",
+}
+
+
+def _obj(decode: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    obj = samples.with_changes(samples.minimal(), "spec.decode", decode)
+    for key, value in spec.items():
+        obj = samples.with_changes(obj, f"spec.{key}", value)
+    return obj
+
+
+def _report(obj: dict[str, Any]) -> validation.Report:
+    return validation.validate(defaulting.defaulted(obj, SETTINGS), SETTINGS)
+
+
+def _errors(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e.path, e.message) for e in _report(obj).errors]
+
+
+VALID: list[tuple[str, dict[str, Any]]] = [
+    ("hpa on requests waiting", _obj({"autoscaling": HPA})),
+    ("hpa on kv cache usage at 100 %", _obj({"autoscaling": {"maxReplicas": 2, "kvCacheUsage": 1}})),
+    (
+        "hpa on a metric of your own, in thousandths",
+        _obj({"autoscaling": {"maxReplicas": 2, "metrics": [{"name": "tokens", "averageValue": "0.125"}]}}),
+    ),
+    ("keda scales to zero", _obj({"autoscaling": KEDA | {"minReplicas": 0}})),
+    (
+        "keda with a metric of your own",
+        _obj({"autoscaling": KEDA | {"metrics": [{"name": "q", "averageValue": 3, "query": "sum(q)"}]}}),
+    ),
+    ("min equals max", _obj({"autoscaling": HPA | {"minReplicas": 4}})),
+    ("replicas without autoscaling", _obj({"replicas": 3})),
+    ("surge only on GPU pods", _obj({"replicas": 2, "rolloutStrategy": {"maxSurge": 1}})),
+    ("zero unavailable with surge", _obj({"rolloutStrategy": {"maxSurge": "25%", "maxUnavailable": 0}})),
+    ("percentages up to 100", _obj({"rolloutStrategy": {"maxSurge": "100%", "maxUnavailable": "100%"}})),
+    ("leading zeros in a percentage", _obj({"rolloutStrategy": {"maxSurge": "00000000000050%"}})),
+    (
+        "zero unavailable on CPU pods keeps Kubernetes' surge",
+        _obj({"rolloutStrategy": {"maxUnavailable": 0}}, accelerator={"type": "cpu"}),
+    ),
+]
+
+
+@pytest.mark.parametrize("obj", [v[1] for v in VALID], ids=[v[0] for v in VALID])
+def test_valid_scaling_passes(obj: dict[str, Any]) -> None:
+    assert _errors(obj) == []
+
+
+INVALID: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "replicas beside autoscaling",
+        _obj({"replicas": 2, "autoscaling": HPA}),
+        "spec.decode.replicas",
+        "Forbidden: may not be set together with spec.decode.autoscaling",
+    ),
+    (
+        "min above max",
+        _obj({"autoscaling": HPA | {"minReplicas": 5}}),
+        "spec.decode.autoscaling.minReplicas",
+        "Invalid value: 5: must be less than or equal to maxReplicas (4)",
+    ),
+    (
+        "scale to zero with an HPA",
+        _obj({"autoscaling": HPA | {"minReplicas": 0}}),
+        "spec.decode.autoscaling.minReplicas",
+        "Invalid value: 0: only engine keda scales to zero",
+    ),
+    (
+        "no target at all",
+        _obj({"autoscaling": {"maxReplicas": 3}}),
+        "spec.decode.autoscaling",
+        "Required value: at least one target: requestsWaiting, kvCacheUsage or metrics",
+    ),
+    (
+        "zero target",
+        _obj({"autoscaling": HPA | {"requestsWaiting": 0}}),
+        "spec.decode.autoscaling.requestsWaiting",
+        "Invalid value: '0': must be greater than 0",
+    ),
+    (
+        "negative target",
+        _obj({"autoscaling": HPA | {"requestsWaiting": "-2"}}),
+        "spec.decode.autoscaling.requestsWaiting",
+        "Invalid value: '-2': must be greater than 0",
+    ),
+    (
+        "target finer than thousandths",
+        _obj({"autoscaling": HPA | {"requestsWaiting": "0.0005"}}),
+        "spec.decode.autoscaling.requestsWaiting",
+        "Invalid value: '0.0005': must be a multiple of 0.001 (1m)",
+    ),
+    (
+        "kv cache usage above 1",
+        _obj({"autoscaling": {"maxReplicas": 2, "kvCacheUsage": 80}}),
+        "spec.decode.autoscaling.kvCacheUsage",
+        "Invalid value: '80': must be at most 1: vllm:kv_cache_usage_perc is a fraction",
+    ),
+    (
+        "metric name with a slash",
+        _obj({"autoscaling": {"maxReplicas": 2, "metrics": [{"name": "a/b", "averageValue": 1}]}}),
+        "spec.decode.autoscaling.metrics[0].name",
+        "Invalid value: 'a/b': a metric name may not be '.' or '..' and may not contain '/' or '%'",
+    ),
+    (
+        "metric named like a built-in target",
+        _obj({"autoscaling": HPA | {"metrics": [{"name": "vllm_num_requests_waiting", "averageValue": 1}]}}),
+        "spec.decode.autoscaling.metrics[0].name",
+        "Duplicate value: 'vllm_num_requests_waiting': already a target (from requestsWaiting or "
+        "kvCacheUsage)",
+    ),
+    (
+        "keda metric without a query",
+        _obj({"autoscaling": KEDA | {"metrics": [{"name": "q", "averageValue": 1}]}}),
+        "spec.decode.autoscaling.metrics[0].query",
+        "Required value: with engine keda every metric needs a PromQL query",
+    ),
+    (
+        "keda without a Prometheus",
+        _obj({"autoscaling": KEDA | {"prometheusAddress": None}}),
+        "spec.decode.autoscaling.prometheusAddress",
+        "Required value: engine keda needs the address of the Prometheus server KEDA queries",
+    ),
+    (
+        "keda with a Prometheus that is no URL",
+        _obj({"autoscaling": KEDA | {"prometheusAddress": "prometheus:9090"}}),
+        "spec.decode.autoscaling.prometheusAddress",
+        "Invalid value: 'prometheus:9090': must be an http or https URL of a Prometheus server",
+    ),
+    (
+        "a target beyond any exponent",
+        _obj({"autoscaling": HPA | {"requestsWaiting": "1e2147483647"}}),
+        "spec.decode.autoscaling.requestsWaiting",
+        "Invalid value: '1e2147483647': must be at most 1P (10^15)",
+    ),
+    (
+        "a target with thousands of decimals",
+        _obj({"autoscaling": HPA | {"requestsWaiting": "0." + "0" * 5000 + "1"}}),
+        "spec.decode.autoscaling.requestsWaiting",
+        "Invalid value: '0." + "0" * 35 + "...': must be a multiple of 0.001",
+    ),
+    (
+        "a percentage of thousands of digits",
+        _obj({"rolloutStrategy": {"maxSurge": "9" * 5000 + "%"}}),
+        "spec.decode.rolloutStrategy.maxSurge",
+        "Invalid value: '9999999999999999999999999999999999999...': must not be greater than 100%",
+    ),
+    (
+        "both zero",
+        _obj({"rolloutStrategy": {"maxSurge": 0, "maxUnavailable": 0}}),
+        "spec.decode.rolloutStrategy.maxUnavailable",
+        "Invalid value: 0: may not be 0 when maxSurge is 0: a rollout could neither add nor take away a pod",
+    ),
+    (
+        "both zero as percentages",
+        _obj({"rolloutStrategy": {"maxSurge": "0%", "maxUnavailable": "0%"}}),
+        "spec.decode.rolloutStrategy.maxUnavailable",
+        "Invalid value: '0%': may not be 0 when maxSurge is 0",
+    ),
+    (
+        "zero unavailable on GPU pods with the default surge of 0",
+        _obj({"rolloutStrategy": {"maxUnavailable": 0}}),
+        "spec.decode.rolloutStrategy.maxUnavailable",
+        "Invalid value: 0: may not be 0 when maxSurge is 0 (the default for pods with accelerators)",
+    ),
+    (
+        "negative surge",
+        _obj({"rolloutStrategy": {"maxSurge": -1}}),
+        "spec.decode.rolloutStrategy.maxSurge",
+        "Invalid value: -1: must be greater than or equal to 0",
+    ),
+    (
+        "unavailable over 100 %",
+        _obj({"rolloutStrategy": {"maxUnavailable": "150%"}}),
+        "spec.decode.rolloutStrategy.maxUnavailable",
+        "Invalid value: '150%': must not be greater than 100%",
+    ),
+    (
+        "surge over 100 %",
+        _obj({"rolloutStrategy": {"maxSurge": "101%"}}),
+        "spec.decode.rolloutStrategy.maxSurge",
+        "Invalid value: '101%': must not be greater than 100%",
+    ),
+    (
+        "a malformed percentage",
+        _obj({"rolloutStrategy": {"maxSurge": "25 %"}}),
+        "spec.decode.rolloutStrategy.maxSurge",
+        "Invalid value: '25 %': must be an integer or a percentage",
+    ),
+    (
+        "a number as a string",
+        _obj({"rolloutStrategy": {"maxUnavailable": "1"}}),
+        "spec.decode.rolloutStrategy.maxUnavailable",
+        "Invalid value: '1': must be an integer or a percentage",
+    ),
+    (
+        "a float",
+        _obj({"rolloutStrategy": {"maxSurge": 0.5}}),
+        "spec.decode.rolloutStrategy.maxSurge",
+        "Invalid value: 0.5: must be an integer or a string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "path", "message"), [i[1:] for i in INVALID], ids=[i[0] for i in INVALID])
+def test_invalid_scaling_is_denied_at_its_path(obj: dict[str, Any], path: str, message: str) -> None:
+    found = _errors(obj)
+    assert [p for p, _ in found] == [path], found
+    assert found[0][1].startswith(message), found[0][1]
+
+
+def test_prefill_is_judged_at_its_own_path() -> None:
+    obj = samples.with_changes(samples.full_pd(), "spec.prefill", {"replicas": 1, "autoscaling": HPA})
+    assert [e.path for e in _report(obj).errors] == ["spec.prefill.replicas"]
+
+
+def test_an_invalid_engine_does_not_also_blame_the_minimum() -> None:
+    # The engine is pruned as invalid; judged with the default engine, minReplicas 0 would be
+    # blamed for a mistake that is the engine's.
+    obj = _obj({"autoscaling": KEDA | {"engine": "KEDA", "minReplicas": 0}})
+    assert [e.path for e in _report(obj).errors] == ["spec.decode.autoscaling.engine"]
+
+
+def test_an_invalid_target_is_not_also_reported_as_missing() -> None:
+    obj = _obj({"autoscaling": {"maxReplicas": 2, "requestsWaiting": "lots"}})
+    assert [e.path for e in _report(obj).errors] == ["spec.decode.autoscaling.requestsWaiting"]
+
+
+WARNINGS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "an address for an HPA",
+        _obj({"autoscaling": HPA | {"prometheusAddress": "http://p:9090"}}),
+        "spec.decode.autoscaling.prometheusAddress: used only with engine keda; ignored",
+    ),
+    (
+        "a query for an HPA",
+        _obj(
+            {"autoscaling": {"maxReplicas": 2, "metrics": [{"name": "q", "averageValue": 1, "query": "q"}]}}
+        ),
+        "spec.decode.autoscaling.metrics[0].query: used only with engine keda",
+    ),
+    (
+        "scale to zero on vLLM's metrics only",
+        _obj({"autoscaling": KEDA | {"minReplicas": 0}}),
+        "spec.decode.autoscaling.minReplicas: 0 with vLLM's own metrics only",
+    ),
+    (
+        "keda's built-in queries without PodMonitors",
+        _obj({"autoscaling": KEDA}, monitoring={"podMonitor": {"enabled": False}}),
+        "spec.decode.autoscaling: KEDA's queries for requestsWaiting and kvCacheUsage read the series",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "warning"), [w[1:] for w in WARNINGS], ids=[w[0] for w in WARNINGS])
+def test_ignored_or_unworkable_values_are_admitted_with_a_warning(obj: dict[str, Any], warning: str) -> None:
+    report = _report(obj)
+    assert report.errors == ()
+    assert [w for w in report.warnings if w.startswith(warning)], report.warnings
+
+
+def test_a_plain_autoscaled_object_draws_no_warning() -> None:
+    assert _report(_obj({"autoscaling": HPA})).warnings == ()
