@@ -1,9 +1,10 @@
 """Minimal CRDs for the third-party kinds the operator writes but does not own.
 
 A cluster that runs the operator for real has Gateway API, the Inference Extension, Istio and the
-Prometheus operator installed with their full schemas (the tests install exactly those). The demo
-must run on a fresh clone without them, so it registers these stand-ins: the same groups, kinds,
-versions and names, with open schemas that store whatever the operator writes.
+Prometheus operator installed with their full schemas (the tests install exactly those), and KEDA
+where a ModelService autoscales with it. The demo must run on a fresh clone without them, so it
+registers these stand-ins: the same groups, kinds, versions and names, with open schemas that
+store whatever the operator writes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ _THIRD_PARTY: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...], tuple
         ("prometheus-operator",),
         True,
     ),
+    ("keda.sh", "ScaledObject", "scaledobjects", ("v1alpha1",), ("so",), (), True),
 )
 
 
@@ -57,7 +59,8 @@ def _approval(group: str) -> dict[str, str]:
 
 
 def third_party_crds() -> list[Manifest]:
-    """Minimal CRDs (open schemas) for InferencePool, HTTPRoute, DestinationRule and monitors."""
+    """Minimal CRDs (open schemas) for InferencePool, HTTPRoute, DestinationRule, monitors and KEDA's
+    ScaledObject."""
     out = []
     for group, kind, plural, versions, short, categories, has_status in _THIRD_PARTY:
         names: Manifest = {

@@ -18,7 +18,7 @@ import pytest
 from shared import api, labels
 from testbed import ControlPlane, ensure_binaries
 from testbed.controlplane import ApiError, Options
-from tests.support.cluster import Cluster, modelservice_crd, proxy_for, upstream_crds
+from tests.support.cluster import Cluster, keda_crd, modelservice_crd, proxy_for, upstream_crds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEAM_DATA_DIR = REPO_ROOT.parent / "shared"
@@ -57,7 +57,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     progress lines); their logs stay under pytest's temporary folder after the run.
     """
     binaries = ensure_binaries(progress=lambda line: print(line, file=sys.__stderr__, flush=True))
-    crds = [modelservice_crd()]
+    crds = [modelservice_crd(), keda_crd()]  # KEDA's: a stand-in with its documented fields
     if (TEAM_DATA_DIR / "schemas" / "crds").is_dir():
         crds += upstream_crds(TEAM_DATA_DIR)  # without them, `installed_crds` skips its tests
     with ControlPlane(tmp_path_factory.mktemp("controlplane"), binaries, Options(crds=crds)) as cp:

@@ -25,15 +25,27 @@ from shared.builders import (
     epp_secret,
     epp_service,
     epp_serviceaccount,
+    hpa,
     httproute,
     inferencepool,
     podmonitor,
+    scaledobject,
     servicemonitor,
 )
 from shared.builders.meta import CLUSTER_SCOPED_KINDS, Manifest
 from shared.settings import OperatorSettings
 
-__all__ = ["BUILDERS", "OWNED_KINDS", "ChildRef", "DesiredState", "Manifest", "build_all", "ref_of"]
+__all__ = [
+    "AUTOSCALERS",
+    "AUTOSCALER_KINDS",
+    "BUILDERS",
+    "OWNED_KINDS",
+    "ChildRef",
+    "DesiredState",
+    "Manifest",
+    "build_all",
+    "ref_of",
+]
 
 Builder = Callable[[ModelService, OperatorSettings], Manifest | None]
 NameOf = Callable[[ModelService], str]
@@ -91,6 +103,7 @@ def _decode_monitor_name(ms: ModelService) -> str:
 _RBAC = epp_rbac.RBAC_API_VERSION
 _POOL = inferencepool.API_VERSION
 _MON = podmonitor.API_VERSION
+_KEDA = scaledobject.API_VERSION
 
 # The reference's ensure order (reconcile step 5): the pool comes after its EPP, routing after the
 # pool, and optional integrations last so a missing third-party CRD cannot block serving.
@@ -120,7 +133,20 @@ BUILDERS: tuple[ChildKind, ...] = (
     ChildKind(podmonitor.build_decode_pod_monitor, _MON, "PodMonitor", _decode_monitor_name),
     ChildKind(podmonitor.build_prefill_pod_monitor, _MON, "PodMonitor", _prefill_monitor_name),
     ChildKind(servicemonitor.build_service_monitor, _MON, "ServiceMonitor", names.epp_name),
+    # Autoscalers after their Deployments; KEDA is optional, like the integrations above.
+    ChildKind(hpa.build_decode_hpa, hpa.API_VERSION, hpa.KIND, names.decode_name),
+    ChildKind(hpa.build_prefill_hpa, hpa.API_VERSION, hpa.KIND, names.prefill_name),
+    ChildKind(scaledobject.build_decode_scaled_object, _KEDA, scaledobject.KIND, names.decode_name),
+    ChildKind(scaledobject.build_prefill_scaled_object, _KEDA, scaledobject.KIND, names.prefill_name),
 )
+
+AUTOSCALERS = {
+    "hpa": (hpa.API_VERSION, hpa.KIND),
+    "keda": (scaledobject.API_VERSION, scaledobject.KIND),
+}
+"""(apiVersion, kind) of the child each `autoscaling.engine` makes, named like the Deployment."""
+AUTOSCALER_KINDS = frozenset(kind for _, kind in AUTOSCALERS.values())
+"""Kinds that scale a serving Deployment; at most one of them may target it at a time."""
 
 
 OWNED_KINDS: tuple[tuple[str, str], ...] = tuple(dict.fromkeys((c.api_version, c.kind) for c in BUILDERS))

@@ -2,13 +2,17 @@
 
 Pod template labels are the selector labels only, never the operator version: the reference put the
 version into pod templates, so every operator upgrade restarted every model server.
+
+With ``autoscaling`` the Deployment carries no ``replicas``: the autoscaler sets them through the
+Deployment's scale subresource, and a value written here would fight it. The rollout strategy
+(``shared.builders.rollout``) sits beside the pod template, so it never restarts pods.
 """
 
 from __future__ import annotations
 
 from shared import labels, names
 from shared.api import ModelService, RoleSpec
-from shared.builders import defaults, meta, model_unpack, routing_proxy, serving, vllm
+from shared.builders import defaults, meta, model_unpack, rollout, routing_proxy, serving, vllm
 from shared.builders.meta import Manifest
 from shared.names import Role
 from shared.settings import OperatorSettings
@@ -36,10 +40,16 @@ def build_serving_deployment(ms: ModelService, settings: OperatorSettings, role:
     metadata = meta.object_meta(
         ms, names.role_deployment_name(ms, role), labels.serving_meta_labels(ms, role, settings.version)
     )
-    spec: Manifest = {
-        "replicas": defaults.default_replicas(role_spec.replicas),
-        "selector": {"matchLabels": labels.serving_selector_labels(ms, role)},
-        "template": {"metadata": template_meta, "spec": _pod_spec(ms, settings, role, role_spec, container)},
+    spec: Manifest = {}
+    if role_spec.autoscaling is None:
+        spec["replicas"] = defaults.default_replicas(role_spec.replicas)
+    spec["selector"] = {"matchLabels": labels.serving_selector_labels(ms, role)}
+    strategy = rollout.build_strategy(ms, role_spec)
+    if strategy is not None:
+        spec["strategy"] = strategy
+    spec["template"] = {
+        "metadata": template_meta,
+        "spec": _pod_spec(ms, settings, role, role_spec, container),
     }
     return meta.manifest("apps/v1", "Deployment", metadata, spec=spec)
 

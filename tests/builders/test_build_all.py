@@ -32,6 +32,11 @@ DR = ("DestinationRule", "qwen3-0-6b-epp")
 PM_DECODE = ("PodMonitor", "qwen3-0.6b-decode")
 PM_PREFILL = ("PodMonitor", "qwen3-0.6b-prefill")
 SM = ("ServiceMonitor", "qwen3-0-6b-epp")
+HPA_DECODE = ("HorizontalPodAutoscaler", "qwen3-0.6b-decode")
+HPA_PREFILL = ("HorizontalPodAutoscaler", "qwen3-0.6b-prefill")
+SO_DECODE = ("ScaledObject", "qwen3-0.6b-decode")
+SO_PREFILL = ("ScaledObject", "qwen3-0.6b-prefill")
+AUTOSCALERS = [HPA_DECODE, HPA_PREFILL, SO_DECODE, SO_PREFILL]
 
 ALWAYS = [DECODE, SA, CM, EPP_DEPLOY, SVC, ROLE, BINDING, POOL]
 EXPLICIT_POOL: dict[str, Any] = {"inferencePool": {"endpointPicker": {}}}
@@ -48,7 +53,7 @@ def _absent(state: DesiredState) -> list[Row]:
 def test_worked_example_children_in_ensure_order() -> None:
     state = build_all(make_ms(), SETTINGS)
     assert _objects(state) == [DECODE, SA, CM, EPP_DEPLOY, SVC, ROLE, BINDING, POOL, ROUTE, DR, PM_DECODE]
-    assert _absent(state) == [PREFILL, SECRET, CROLE, CBINDING, LEGACY_POOL, PM_PREFILL, SM]
+    assert _absent(state) == [PREFILL, SECRET, CROLE, CBINDING, LEGACY_POOL, PM_PREFILL, SM, *AUTOSCALERS]
 
 
 def test_everything_on_builds_every_child_in_ensure_order() -> None:
@@ -58,7 +63,24 @@ def test_everything_on_builds_every_child_in_ensure_order() -> None:
         *(DECODE, PREFILL, SA, CM, EPP_DEPLOY, SVC, SECRET, ROLE, BINDING, CROLE, CBINDING),
         *(POOL, ROUTE, DR, PM_DECODE, PM_PREFILL, SM),
     ]
-    assert _absent(state) == [LEGACY_POOL]
+    assert _absent(state) == [LEGACY_POOL, *AUTOSCALERS]
+
+
+def test_autoscalers_come_after_every_other_child_one_per_autoscaled_group() -> None:
+    spec = PD_VARIANT | {
+        "decode": {"autoscaling": {"maxReplicas": 4, "requestsWaiting": 5}},
+        "prefill": {
+            "autoscaling": {
+                "engine": "keda",
+                "maxReplicas": 2,
+                "requestsWaiting": 5,
+                "prometheusAddress": "http://p",
+            }
+        },
+    }
+    state = build_all(make_ms(spec), SETTINGS)
+    assert _objects(state)[-2:] == [HPA_DECODE, SO_PREFILL]
+    assert _absent(state)[-2:] == [HPA_PREFILL, SO_DECODE]
 
 
 # One row per line of the lifecycle matrix: (spec, settings changes, child, wanted).
@@ -104,6 +126,37 @@ LIFECYCLE: list[tuple[str, dict[str, Any], dict[str, Any], Row, bool]] = [
         True,
     ),
     ("service monitor without explicit enable", EXPLICIT_POOL, {}, SM, False),
+    ("hpa with autoscaling", {"decode": {"autoscaling": {"maxReplicas": 2}}}, {}, HPA_DECODE, True),
+    ("no hpa without autoscaling", {}, {}, HPA_DECODE, False),
+    (
+        "no hpa when keda scales",
+        {"decode": {"autoscaling": {"engine": "keda", "maxReplicas": 2}}},
+        {},
+        HPA_DECODE,
+        False,
+    ),
+    (
+        "scaled object with engine keda",
+        {"decode": {"autoscaling": {"engine": "keda", "maxReplicas": 2}}},
+        {},
+        SO_DECODE,
+        True,
+    ),
+    (
+        "no scaled object with engine hpa",
+        {"decode": {"autoscaling": {"maxReplicas": 2}}},
+        {},
+        SO_DECODE,
+        False,
+    ),
+    (
+        "no prefill hpa without prefill",
+        {"decode": {"autoscaling": {"maxReplicas": 2}}},
+        {},
+        HPA_PREFILL,
+        False,
+    ),
+    ("prefill hpa", {"prefill": {"autoscaling": {"maxReplicas": 2}}}, {}, HPA_PREFILL, True),
 ]
 
 
@@ -263,4 +316,6 @@ def test_owned_kinds_list_each_child_kind_once() -> None:
         ("networking.istio.io/v1beta1", "DestinationRule"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
     )

@@ -44,6 +44,47 @@ FULL_PD = PD_VARIANT | {
     },
 }
 TRACING = {"enabled": True, "otel_exporter_endpoint": "http://otel-collector.observability:4317"}
+HPA_SCALING: dict[str, Any] = {
+    "decode": {
+        "replicas": None,
+        "autoscaling": {
+            "minReplicas": 2,
+            "maxReplicas": 8,
+            "requestsWaiting": 5,
+            "kvCacheUsage": "0.8",
+            "metrics": [{"name": "vllm_num_requests_running", "averageValue": "12"}],
+        },
+        "rolloutStrategy": {"maxSurge": 1, "maxUnavailable": "0%"},
+    }
+}
+KEDA_SCALING: dict[str, Any] = PD_VARIANT | {
+    "decode": {
+        "replicas": None,
+        "autoscaling": {
+            "engine": "keda",
+            "minReplicas": 0,
+            "maxReplicas": 4,
+            "requestsWaiting": "2.5",
+            "prometheusAddress": "http://prometheus.monitoring.svc:9090",
+            "metrics": [
+                {
+                    "name": "gateway_queue",
+                    "averageValue": 10,
+                    "query": 'sum(inference_pool_queue_size{name="qwen3-0.6b"})',
+                }
+            ],
+        },
+    },
+    "prefill": {
+        "autoscaling": {
+            "engine": "keda",
+            "maxReplicas": 2,
+            "kvCacheUsage": "0.75",
+            "prometheusAddress": "https://prometheus.example.com",
+        },
+        "rolloutStrategy": {"maxUnavailable": "50%"},
+    },
+}
 
 REPRESENTATIVE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("minimal worked example", {}, {}),
@@ -59,6 +100,8 @@ REPRESENTATIVE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("provider gke", FULL_PD, {"provider": "gke"}),
     ("provider none without default gateway", {}, {"provider": "none", "default_gateway_name": ""}),
     ("reference unpack script", {}, {"kit_plain_http": True, "version": ""}),
+    ("HPA autoscaling and a custom rollout", HPA_SCALING, {}),
+    ("KEDA autoscaling of decode and prefill", KEDA_SCALING, {}),
 ]
 
 
@@ -109,6 +152,8 @@ def _child(kind: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
     full = PD_VARIANT | {
         "inferencePool": {"endpointPicker": {}},
         "monitoring": {"podMonitor": {"enabled": True}},
+        "decode": HPA_SCALING["decode"],
+        "prefill": KEDA_SCALING["prefill"] | {"replicas": None},
     }
     state = build_all(make_ms(full | (spec or {})), settings())
     return copy.deepcopy(next(o for o in state.objects if o["kind"] == kind))
@@ -216,6 +261,17 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         _set("metadata.ownerReferences", [{"uid": "u"}]),
         "owner",
     ),
+    (
+        "HPA schema rejects an unknown metric field",
+        "HorizontalPodAutoscaler",
+        _set("spec.metrics.0.pods.metricName", "x"),
+        "metricName",
+    ),
+    ("HPA bounds are integers", "HorizontalPodAutoscaler", _set("spec.maxReplicas", "8"), "maxReplicas"),
+    ("KEDA trigger fields are closed", "ScaledObject", _set("spec.triggers.0.threshold", "5"), "threshold"),
+    ("KEDA trigger metadata is strings", "ScaledObject", _set("spec.triggers.0.metadata.threshold", 5), "5"),
+    ("KEDA metric type is an enum", "ScaledObject", _set("spec.triggers.0.metricType", "Average"), "Average"),
+    ("KEDA needs a scale target name", "ScaledObject", _set("spec.scaleTargetRef", {}), "name"),
 ]
 
 

@@ -111,6 +111,8 @@ def _expected(role: str, component: str, init: list[dict[str, Any]], port: int) 
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": selector},
+            # Pods with accelerators replace one at a time; no spare GPU is ever needed.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
             "template": {
                 "metadata": {"labels": selector},
                 "spec": {

@@ -36,6 +36,8 @@ CHILD_RESOURCES = {
     "DestinationRule": ("networking.istio.io", "destinationrules"),
     "PodMonitor": ("monitoring.coreos.com", "podmonitors"),
     "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
+    "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "ScaledObject": ("keda.sh", "scaledobjects"),
 }
 CHILD_VERBS = ("get", "list", "watch", "create", "update", "delete")
 

@@ -94,7 +94,16 @@ HELD_FOR_API_SERVER_CHECKS = sorted(
 # metrics auth (Secret, ClusterRole/Binding). Three EPP replicas make the EPP Role grant leader
 # election, so the escalation checks cover the Lease and core Event rules.
 FULL_SPEC: Manifest = {
-    "prefill": {"replicas": 1},
+    # Decode autoscaled by an HPA, prefill by KEDA: both autoscaler kinds are children.
+    "decode": {"autoscaling": {"maxReplicas": 2, "requestsWaiting": 5}},
+    "prefill": {
+        "autoscaling": {
+            "engine": "keda",
+            "maxReplicas": 2,
+            "requestsWaiting": 5,
+            "prometheusAddress": "http://prometheus.monitoring.svc:9090",
+        }
+    },
     "routingProxy": {},
     "inferencePool": {"endpointPicker": {"replicas": 3}},
     "httpRoute": {"gatewayRef": {"name": "gw", "namespace": "gateways"}},
@@ -466,7 +475,7 @@ async def drop_prefill_and_monitoring(world: World) -> None:
     await world.kube.patch(MODELSERVICES, "qwen", {"spec": spec}, world.namespace)
     after = {apply.describe(o) for o in world.desired("qwen")}
     dropped = [o for o in before if apply.describe(o) not in after]
-    assert {o["kind"] for o in dropped} == {"Deployment", "PodMonitor", "ServiceMonitor"}
+    assert {o["kind"] for o in dropped} == {"Deployment", "PodMonitor", "ServiceMonitor", "ScaledObject"}
     await world.until(dropped, False, "the prefill and monitoring children deleted")
 
 

@@ -46,6 +46,14 @@ def proxy_for(cp: ControlPlane) -> FaultProxy:
     return FaultProxy(cp.url, ssl.create_default_context(cafile=str(cp.ca_file)))
 
 
+def keda_crd() -> Manifest:
+    """A stand-in for KEDA's ScaledObject CRD with KEDA's documented fields (not KEDA's own file)."""
+    crd: Manifest = yaml.safe_load(
+        (REPO / "tests" / "support" / "crds" / "keda.sh_scaledobjects.yaml").read_text()
+    )
+    return crd
+
+
 def upstream_crds(team_data_dir: Path) -> list[Manifest]:
     """The third-party CRDs the children use, as their projects publish them (team data)."""
     folder = team_data_dir / "schemas" / "crds"
