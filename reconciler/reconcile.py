@@ -9,7 +9,8 @@ reference numbers ``reconcileResources``):
    retried (``TerminalError``), and no child is written.
 4. Build the desired state (operator image defaults are applied to a copy inside ``build_all``).
 5. Add the finalizer, only when cluster-scoped children are wanted, before creating any of them.
-6. Apply every desired child: create if missing, update only on a real difference.
+6. Apply every desired child: create if missing, update only on a real difference (an autoscaler
+   that is no longer wanted is deleted first: one autoscaler per Deployment).
 7. Prune children this ModelService controls that are no longer desired.
 8. Release the finalizer once no cluster-scoped child is wanted or left.
 9. Derive the status; write it (merge patch on /status) only when it changed; record Events.
@@ -30,13 +31,16 @@ from reconciler.context import ChildError, Deps, Pass
 from reconciler.errors import ApiError, TerminalError
 from shared import api, names, validation
 from shared.api import ModelService
-from shared.builders import DesiredState, build_all
+from shared.builders import AUTOSCALER_KINDS, AUTOSCALERS, DesiredState, build_all
 from shared.builders.meta import CLUSTER_SCOPED_KINDS
+from shared.names import Role
+from shared.scaling_status import Autoscaler
 from shared.status import Observed, derive_status, transition_events
 
 log = logging.getLogger(__name__)
 
 FINALIZER = "model.otterscale.io/epp-cluster-rbac"
+ROLES: tuple[Role, ...] = ("decode", "prefill")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,10 @@ async def _passes(raw: dict[str, Any], deps: Deps, p: Pass) -> Result:
     # 5. Finalizer before any cluster-scoped child exists.
     if _wants_cluster_children(desired) and FINALIZER not in _finalizers(raw):
         raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps, p)
-    # 6. Apply every desired child in order.
+    # 6. Apply every desired child in order. An autoscaler no longer wanted goes first, so a
+    #    Deployment never has two at once when autoscaling changes engine (KEDA's admission
+    #    webhook refuses a ScaledObject for a Deployment that an HPA already scales).
+    await _guarded(apply.prune(desired, deps, p, only_kinds=AUTOSCALER_KINDS), p)
     await apply_all(desired, deps, p)
     # 7. Prune children no longer desired.
     if not p.errors:
@@ -187,7 +194,22 @@ def observe(ms: ModelService, desired: DesiredState, p: Pass, cache: Cache) -> O
         missing_kinds=tuple(sorted(p.missing_kinds)),
         conflicts=tuple(p.conflicts),
         error="; ".join(p.errors) or None,
+        autoscalers=_autoscalers(ms, p),
     )
+
+
+def _autoscalers(ms: ModelService, p: Pass) -> tuple[Autoscaler, ...]:
+    """Each autoscaled pod group's HPA or ScaledObject, as this pass left it (None if not written)."""
+    found = []
+    for role in ROLES:
+        role_spec = ms.spec.decode if role == "decode" else ms.spec.prefill
+        scaling = role_spec.autoscaling if role_spec is not None else None
+        if scaling is None:
+            continue
+        api_version, kind = AUTOSCALERS[scaling.engine]
+        name = names.role_deployment_name(ms, role)
+        found.append(Autoscaler(role, kind, name, p.find(api_version, kind, name)))
+    return tuple(found)
 
 
 def _find_kind(p: Pass, kind: str, name: str) -> dict[str, Any] | None:

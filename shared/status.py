@@ -4,11 +4,14 @@ The reference derived only the Ready condition from the serving Deployments' rep
 keeps its phases and Ready reasons for the serving part (``reconcile.md`` §4) and makes the status
 truthful beyond it: Ready is True only when the serving pods AND the Endpoint Picker are ready, and
 one condition per area tells which part is missing (serving pods, EPP, routing, optional
-integrations, name conflicts). Why pods are not ready comes from the pods themselves
+integrations, name conflicts, and the autoscalers where a pod group has one:
+``shared.scaling_status``). Why pods are not ready comes from the pods themselves
 (``shared.diagnosis``): the scheduler's verdict, image pulls, the model unpack, engine crashes, the
 model still loading, a stuck rollout. A failure among them turns the phase to Failed, and each pod
 group (decode, prefill, endpointPicker) keeps its last failure in ``status.lastFailure`` (reason,
-message, pod, time) after it has cleared, as a container keeps its lastState.
+message, pod, time) after it has cleared, as a container keeps its lastState. ``status.decode``
+and ``status.prefill`` hold each group's pod counts and selector (the scale subresource's view);
+the older flat counters (``decodeReady`` ...) stay as they were.
 
 ``derive_status(ms, observed, now)`` returns the whole new status; the caller writes it only when
 it differs from the current one. Conditions follow metav1 "set status condition" semantics:
@@ -22,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from shared import diagnosis
+from shared import diagnosis, scaling_status
 from shared.diagnosis import FAILURES, Finding, GroupDiagnosis
+from shared.scaling_status import Autoscaler
 
 READY = "Ready"
 SERVING_READY = "ServingReady"
@@ -31,7 +35,16 @@ EPP_READY = "EndpointPickerReady"
 ROUTING_READY = "RoutingReady"
 INTEGRATIONS_READY = "IntegrationsReady"
 NAME_CONFLICT = "NameConflict"
-MANAGED_TYPES = (READY, SERVING_READY, EPP_READY, ROUTING_READY, INTEGRATIONS_READY, NAME_CONFLICT)
+AUTOSCALING_READY = "AutoscalingReady"
+MANAGED_TYPES = (
+    READY,
+    SERVING_READY,
+    EPP_READY,
+    ROUTING_READY,
+    INTEGRATIONS_READY,
+    NAME_CONFLICT,
+    AUTOSCALING_READY,
+)
 
 ROUTING_KINDS = ("InferencePool", "HTTPRoute")
 GROUPS = ("decode", "prefill", "endpointPicker")
@@ -63,6 +76,8 @@ class Observed:
     """Kinds of wanted children that were skipped because their CRD is not installed."""
     conflicts: tuple[str, ...] = ()
     """One message per wanted child whose name is taken by an object this ModelService does not control."""
+    autoscalers: tuple[Autoscaler, ...] = ()
+    """The wanted autoscalers (HPA or KEDA ScaledObject per autoscaled pod group), live or not."""
     error: str | None = None
     """The error that ended this reconcile early, if any."""
     invalid: str | None = None
@@ -102,8 +117,12 @@ def derive_status(ms: Mapping[str, Any], observed: Observed, now: datetime) -> d
     }
     if observed.conflicts:
         verdicts[NAME_CONFLICT] = Verdict(True, "OwnedByAnother", "; ".join(observed.conflicts))
+    if observed.autoscalers:
+        outcome = scaling_status.autoscaling_outcome(observed.autoscalers, observed.missing_kinds)
+        verdicts[AUTOSCALING_READY] = Verdict(outcome.ok, outcome.reason, outcome.message)
+    prefill = observed.prefill if observed.prefill_enabled else None
     decode_ready, decode_replicas = _counts(observed.decode)
-    prefill_ready, prefill_replicas = _counts(observed.prefill if observed.prefill_enabled else None)
+    prefill_ready, prefill_replicas = _counts(prefill)
     status = dict(current)
     status.update(
         observedGeneration=generation,
@@ -114,6 +133,12 @@ def derive_status(ms: Mapping[str, Any], observed: Observed, now: datetime) -> d
         prefillReplicas=prefill_replicas,
         conditions=_conditions(current.get("conditions") or [], verdicts, generation, now),
     )
+    for group, deployment in (("decode", observed.decode), ("prefill", prefill)):
+        counts = scaling_status.group_status(deployment)
+        if counts is None:
+            status.pop(group, None)
+        else:
+            status[group] = counts
     last = _last_failures(current.get("lastFailure") or {}, groups, observed, now)
     if last:
         status["lastFailure"] = last

@@ -6,6 +6,8 @@ validating webhook sees the object; warnings for values that are accepted but ig
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from shared import defaulting, validation
 from shared.settings import OperatorSettings
 from tests.webhook import samples
+from webhook import admission
 
 SETTINGS = OperatorSettings()
 HPA: dict[str, Any] = {"maxReplicas": 4, "requestsWaiting": 5}
@@ -283,3 +286,18 @@ def test_ignored_or_unworkable_values_are_admitted_with_a_warning(obj: dict[str,
 
 def test_a_plain_autoscaled_object_draws_no_warning() -> None:
     assert _report(_obj({"autoscaling": HPA})).warnings == ()
+
+
+def test_the_validating_webhook_denies_replicas_beside_autoscaling_at_the_field() -> None:
+    obj = defaulting.defaulted(_obj({"replicas": 2, "autoscaling": HPA}), SETTINGS)
+    answer = admission.review(samples.review(obj), SETTINGS, "validate")["response"]
+    assert answer["allowed"] is False
+    causes = answer.get("status", {}).get("details", {}).get("causes", [])
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.decode.replicas", "FieldValueForbidden")]
+
+
+def test_the_mutating_webhook_leaves_replicas_out_beside_autoscaling() -> None:
+    answer = admission.review(samples.review(_obj({"autoscaling": HPA})), SETTINGS, "mutate")["response"]
+    patch = json.loads(base64.b64decode(answer["patch"]))
+    assert "/spec/decode/replicas" not in [op["path"] for op in patch]
+    assert {"op": "add", "path": "/spec/decode/autoscaling/engine", "value": "hpa"} in patch
