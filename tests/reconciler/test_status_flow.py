@@ -81,10 +81,11 @@ async def _stall_the_rollout(cluster: Cluster, kube: Client) -> Callable[[], Awa
     controller has started the new rollout: it is not a field the operator sets, so it stays until
     the operator's next update; set any earlier, it could race the controller's status write that
     marks the rollout as started, and a Deployment whose Progressing condition still reports the
-    previous, finished rollout never times out."""
-    await kube.patch(
-        MODELSERVICES, "qwen", {"spec": {"decode": {"parallelism": {"tensor": 16}}}}, cluster.namespace
-    )
+    previous, finished rollout never times out. The rollout starts a new pod before it stops an
+    old one (pods with accelerators default to the reverse), so the old pod keeps serving."""
+    surge_first = {"maxSurge": 1, "maxUnavailable": 0}
+    change = {"parallelism": {"tensor": 16}, "rolloutStrategy": surge_first}
+    await kube.patch(MODELSERVICES, "qwen", {"spec": {"decode": change}}, cluster.namespace)
 
     def rolling_out() -> bool:
         live = cluster.get("apps/v1", "Deployment", "qwen-decode")
@@ -104,9 +105,8 @@ async def _stall_the_rollout(cluster: Cluster, kube: Client) -> Callable[[], Awa
     await kube.patch(DEPLOYMENTS, "qwen-decode", {"spec": {"progressDeadlineSeconds": 1}}, cluster.namespace)
 
     async def undo() -> None:
-        await kube.patch(
-            MODELSERVICES, "qwen", {"spec": {"decode": {"parallelism": None}}}, cluster.namespace
-        )
+        back = {"parallelism": None, "rolloutStrategy": None}
+        await kube.patch(MODELSERVICES, "qwen", {"spec": {"decode": back}}, cluster.namespace)
 
     return undo
 
