@@ -6,7 +6,9 @@ Per size and run, a fresh control plane (etcd, kube-apiserver, controller-manage
 KWOK with fake nodes big enough for every pod, the third-party CRD stand-ins) and a fresh
 reconciler (`python -m reconciler`) start; this process then creates the ModelServices (each with
 `--replicas` decode pods, made by the real Deployment and ReplicaSet controllers, placed by the
-scheduler and run by KWOK; the reconciler caches every one of them) and reports:
+scheduler and run by KWOK, or with `--pod-status bench` made ready by this process, one status
+write per pod, where KWOK cannot keep up: `bench.reconciler.kubelet`; the reconciler caches every
+one of them) and reports:
 
 * converge seconds - first create until every ModelService reports Ready=True;
 * requests per ModelService by verb while converging (from the reconciler's
@@ -36,6 +38,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bench.reconciler.kubelet import CUSTOM_STATUS, play_kubelet
 from testbed import ControlPlane, NodeSpec, Options
 from testbed.crds import third_party_crds
 
@@ -48,7 +51,7 @@ benchmark measures the reconciler, not how many nodes the scheduler can spread p
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def model_service(i: int, replicas: int = 1) -> dict[str, Any]:
+def model_service(i: int, replicas: int = 1, custom_status: bool = False) -> dict[str, Any]:
     return {
         "apiVersion": "model.otterscale.io/v1alpha1",
         "kind": "ModelService",
@@ -57,7 +60,7 @@ def model_service(i: int, replicas: int = 1) -> dict[str, Any]:
             "model": {"name": f"model-{i}", "image": "registry.example.com/models/m:1"},
             "engine": {},
             "accelerator": {"type": "nvidia"},
-            "decode": {"replicas": replicas},
+            "decode": {"replicas": replicas} | ({"annotations": CUSTOM_STATUS} if custom_status else {}),
         },
     }
 
@@ -180,14 +183,15 @@ def reconciles(sample: dict[str, float]) -> float:
 
 
 async def create_all(
-    http: aiohttp.ClientSession, url: str, size: int, replicas: int = 1, concurrency: int = 32
+    http: aiohttp.ClientSession, url: str, size: int, args: argparse.Namespace, concurrency: int = 32
 ) -> None:
     path = f"{url}/apis/model.otterscale.io/v1alpha1/namespaces/{NS}/modelservices"
     queue = iter(range(size))
+    custom = args.pod_status == "bench"
 
     async def worker() -> None:
         for i in queue:
-            async with http.post(path, json=model_service(i, replicas)) as response:
+            async with http.post(path, json=model_service(i, args.replicas, custom)) as response:
                 if response.status != 201:
                     raise RuntimeError(f"create m{i}: {response.status} {await response.text()}")
 
@@ -244,8 +248,14 @@ async def _measure(cp: ControlPlane, size: int, args: argparse.Namespace) -> dic
         cpu0 = cpu_seconds(pid)
         started = time.monotonic()
         watcher = asyncio.create_task(wait_ready(http, url, size, args.timeout))
-        await create_all(http, url, size, args.replicas)
-        await watcher
+        kubelet = asyncio.create_task(play_kubelet(http, url, NS)) if args.pod_status == "bench" else None
+        await create_all(http, url, size, args)
+        try:
+            await watcher
+        finally:
+            if kubelet is not None:
+                kubelet.cancel()
+                await asyncio.gather(kubelet, return_exceptions=True)
         converge = time.monotonic() - started
         settled = await wait_idle(http, port)
         cpu_converge = cpu_seconds(pid) - cpu0
@@ -259,6 +269,7 @@ async def _measure(cp: ControlPlane, size: int, args: argparse.Namespace) -> dic
         return {
             "size": size,
             "decode_replicas": args.replicas,
+            "pod_status": args.pod_status,
             "cached": cached(after),
             "converge_seconds": round(converge, 2),
             "requests_per_modelservice": {k: round(v / size, 2) for k, v in sorted(verbs.items())},
@@ -299,6 +310,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.reconciler", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000])
     parser.add_argument("--replicas", type=int, default=1, help="decode pods per ModelService")
+    parser.add_argument(
+        "--pod-status",
+        choices=("kwok", "bench"),
+        default="kwok",
+        help="who writes the decode pods' status: KWOK's stages, or this process once per pod (10,000 pods)",
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--qps", type=int, default=5000, help="the reconciler's client-side QPS (burst 2x)")
