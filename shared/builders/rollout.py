@@ -3,8 +3,9 @@
 Kubernetes' default (25 % surge rounded up, 25 % unavailable rounded down) starts new pods before
 old ones stop, and below four pods it may stop none first. Pods that hold accelerators would then
 need a spare GPU for every rollout, and where the pods fill the accelerators the rollout waits for
-one forever; so their default is to replace pods one at a time (maxSurge 0, maxUnavailable 1). CPU pods keep Kubernetes' default, which is left unset. A user's
-`rolloutStrategy` replaces the default field by field.
+one forever; so their default is to replace pods one at a time (maxSurge 0, maxUnavailable 1).
+CPU pods keep Kubernetes' default, which is left unset. A user's `rolloutStrategy` replaces the
+default field by field.
 
 The strategy lives beside the pod template, not in it: changing it never restarts a pod.
 """
