@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from shared import defaulting, validation
+from shared import cli, defaulting, validation
 from shared.settings import OperatorSettings
 from tests.webhook import samples
 from webhook import admission
@@ -301,3 +303,32 @@ def test_the_mutating_webhook_leaves_replicas_out_beside_autoscaling() -> None:
     patch = json.loads(base64.b64decode(answer["patch"]))
     assert "/spec/decode/replicas" not in [op["path"] for op in patch]
     assert {"op": "add", "path": "/spec/decode/autoscaling/engine", "value": "hpa"} in patch
+
+
+# --- the offline command line ----------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_offline_validate_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "both.yaml"
+    manifest.write_text(
+        yaml.safe_dump(_obj({"replicas": 2, "autoscaling": HPA, "rolloutStrategy": {"maxSurge": -1}}))
+    )
+    assert cli.main(["validate", str(manifest)]) == 1
+    out = capsys.readouterr().out
+    assert "spec.decode.replicas: Forbidden: may not be set together with spec.decode.autoscaling" in out
+    assert "spec.decode.rolloutStrategy.maxSurge: Invalid value: -1" in out
+
+
+def test_offline_render_shows_the_autoscaler_and_a_deployment_without_replicas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["render", "-f", str(EXAMPLES / "autoscaling.yaml")]) == 0
+    rendered = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    by_kind = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
+    hpa = by_kind[("HorizontalPodAutoscaler", "qwen3-8b-decode")]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
+    decode = by_kind[("Deployment", "qwen3-8b-decode")]
+    assert "replicas" not in decode["spec"]
+    assert decode["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
