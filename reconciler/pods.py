@@ -1,11 +1,12 @@
 """Serving pods as the status reads them: a slim copy of each, and the Deployment it belongs to.
 
 The reconciler watches the pods of every ModelService (decode, prefill, EPP; selected by the
-managed-by label their templates carry) to say why a model is not ready. A Pod as the API server
-sends it is 5-10 KB of JSON, mostly its spec; the status reads only its identity, its conditions
-and its container states, so the informer stores just those (``slim_pod``), with every text cut to
-``MAX_TEXT``. Compressed like every cached object, a pod then costs a few hundred bytes, and
-10,000 serving pods cost a few MB.
+managed-by label their templates carry) to say why a model is not ready. A serving Pod as the API
+server sends it is about 5 KB of JSON, mostly its spec; the status reads only its identity, its
+conditions and its container states, so the informer stores just those (``slim_pod``, about
+1.2 KB), with every text cut to ``MAX_TEXT``. Deflated like every cached object, what is left of a
+pod is mostly Python's per-object overhead: 10,000 serving pods cost about 12 MB of RSS
+(``bench/README.md``).
 
 A Pod names its ReplicaSet, not its ModelService; the Deployment controller names a ReplicaSet
 ``<deployment>-<pod-template-hash>`` and puts the same hash on its pods, so the Deployment is known
