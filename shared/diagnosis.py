@@ -16,6 +16,7 @@ Every quoted text goes through ``shared.quoting.quote``: one line, short, no cre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ CREATE_REASONS = frozenset(
 )
 
 Manifest = Mapping[str, Any]
+_NEW_REPLICA_SET = re.compile(r'^ReplicaSet "([^"]+)" has timed out progressing')
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,13 @@ def _deployment_failure(
     generations = _by_template(pods)
     if progressing is None or len(generations) < 2:
         return None
-    new, old = generations[-1], [p for g in generations[:-1] for p in g]
+    newest = _new_template(name, progressing) or max(
+        generations, key=lambda t: max((_created(p), _name(p)) for p in generations[t])
+    )
+    new = generations.get(newest) or []
+    old = [p for template, group in generations.items() if template != newest for p in group]
+    if not new or not old:
+        return None
     words = quote(progressing.get("message")) or "progress deadline exceeded"
     message = f"Deployment {name}: {words}; {len(old)} old and {len(new)} new pods"
     new_names = {_name(p) for p in new}
@@ -294,14 +302,25 @@ def _exceeded(deployment: Manifest) -> Manifest | None:
     return None
 
 
-def _by_template(pods: Sequence[Manifest]) -> list[list[Manifest]]:
-    """Pods grouped by pod-template-hash, the newest template (its newest pod) last."""
+def _by_template(pods: Sequence[Manifest]) -> dict[str, list[Manifest]]:
+    """Pods grouped by pod-template-hash."""
     groups: dict[str, list[Manifest]] = {}
     for pod in pods:
         template = ((pod.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_HASH)
         if template:
             groups.setdefault(template, []).append(pod)
-    return sorted(groups.values(), key=lambda g: max((_created(p), _name(p)) for p in g))
+    return groups
+
+
+def _new_template(deployment: str, progressing: Manifest) -> str | None:
+    """The template hash of the new ReplicaSet, which the Deployment controller names in its
+    deadline message (``ReplicaSet "NAME-HASH" has timed out progressing.``). Creation times have
+    a one-second resolution, so old and new pods made in the same second cannot tell it."""
+    found = _NEW_REPLICA_SET.search(str(progressing.get("message") or ""))
+    prefix = f"{deployment}-"
+    if found is None or not found.group(1).startswith(prefix):
+        return None
+    return found.group(1)[len(prefix) :]
 
 
 def _all_ready(deployment: Manifest) -> bool:

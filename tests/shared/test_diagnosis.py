@@ -368,6 +368,28 @@ LOADING = POD_CASES["model-loading"][0]
 CRASHING = POD_CASES["engine-out-of-memory"][0]
 
 
+STUCK = Finding(
+    "RolloutStuck",
+    f"Deployment qwen-decode: {DEADLINE['message']}; 1 old and 1 new pods; {BLOCKED.message}",
+    "qwen-decode-7c9f-new",
+    stamp(600),
+)
+STUCK_UNNAMED = Finding(
+    "RolloutStuck",
+    "Deployment qwen-decode: Deployment qwen-decode has timed out progressing.; "
+    f"1 old and 1 new pods; {BLOCKED.message}",
+    "qwen-decode-7c9f-new",
+    stamp(600),
+)
+# An old pod whose name sorts after the new one's, made in the same second: creation times (one
+# second apart at best) cannot tell which template is new; the deadline message names it.
+SAME_SECOND_OLD = SERVING["metadata"] | {
+    "name": "qwen-decode-zzzz-old",
+    "labels": {"pod-template-hash": "zzzz"},
+    "creationTimestamp": stamp(100),
+}
+
+
 def _renamed(pod: dict[str, Any], name: str) -> dict[str, Any]:
     return pod | {"metadata": pod["metadata"] | {"name": name}}
 
@@ -437,6 +459,18 @@ GROUP_CASES: dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]], GroupD
                 stamp(600),
             ),
         ),
+    ),
+    "rollout-stuck-with-old-and-new-pods-made-in-the-same-second": (
+        _deployment(ready=1, conditions=[DEADLINE]),
+        [_renamed(SERVING, "qwen-decode-zzzz-old") | {"metadata": SAME_SECOND_OLD}, NEW_UNSCHEDULED],
+        GroupDiagnosis(STUCK, STUCK),
+    ),
+    "rollout-stuck-without-the-replica-set-named-takes-the-newest-pods": (
+        _deployment(
+            ready=1, conditions=[DEADLINE | {"message": "Deployment qwen-decode has timed out progressing."}]
+        ),
+        [SERVING, NEW_UNSCHEDULED],
+        GroupDiagnosis(STUCK_UNNAMED, STUCK_UNNAMED),
     ),
     "deadline-of-a-first-rollout-with-a-pod-failure": (
         _deployment(conditions=[DEADLINE]),
