@@ -1,11 +1,34 @@
-"""Create, update or delete one child, touching only what this ModelService controls.
+"""Create, update or delete one child with server-side apply, touching only what this ModelService controls.
 
-``needs_update(live, desired)`` is pure: the desired object must be a subset of the live one,
-compared recursively with lists item by item, so fields the API server defaults never trigger an
-update (controller-runtime's CreateOrUpdate warns about exactly that trap). A subset check cannot
-see a field we *stopped* setting, so every desired object carries a hash of itself in the
-``model.otterscale.io/desired-hash`` annotation: a changed spec changes the hash and forces one
-update, while hand edits of our fields fail the subset check and are reverted.
+Every child is written the same way, whether it exists or not: an apply (``Client.apply``) of the
+object as built, forced, under the one field manager ``modelservice-reconciler``. The API server
+records exactly the fields we set as ours, so an autoscaler or a user can own others (their
+``replicas``, an extra label), and a field we stop setting is released and, if nobody else owns
+it, removed. An apply is sent only when ``fields.differs`` says it would change something (a
+field we set is missing, different or taken by another manager, or a field we own is no longer
+set), judged from the cached object and its managedFields; a no-op reconcile makes no request.
+
+Preconditions: an apply changes exactly the object ownership was judged on, so it carries that
+object's uid (a different object of that name answers 422, a deleted one 409; either way the next
+pass looks again). No resourceVersion: a status the Deployment controller wrote since the cache
+saw the object is no reason to fail. An apply meant to create carries resourceVersion ``1``,
+which no object has (etcd's first write is revision 2): a create ignores it, while an object the
+cache cannot see (a foreign one, without our labels) answers 409 instead of being merged into,
+which a forced apply would do.
+
+Takeover: earlier versions wrote children with create and update requests; the API server
+recorded those under the same manager name with operation ``Update``. Such an entry shares every
+field we set, so a field we later stop setting would stay, and it owns the server defaults of
+the create. The first pass over such a child applies it (our ``Apply`` entry appears; the object
+is unchanged, so no pod restarts) and then removes the old entry and the old
+``model.otterscale.io/desired-hash`` annotation with a merge patch of ``managedFields``. (An
+adopted child of the reference operator keeps that operator's entry: other managers are not
+ours to remove, so what it set like us stays shared.)
+
+Replicas: a Deployment built without ``spec.replicas`` (an autoscaler owns it) must not lose the
+field when we stop setting it, or the API server would reset it to 1 before the autoscaler acts.
+The Kubernetes docs' handover: the current value is first applied under a second manager, which
+keeps it until the autoscaler writes it; then our apply releases it.
 
 Ownership: a namespaced child is ours when its controller ownerReference has our uid; a
 cluster-scoped one when its OWNER_UID label has. An object without a controller that carries the
@@ -17,126 +40,33 @@ NameConflict naming it and its owner.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-import orjson
-
+from reconciler import fields
 from reconciler.cache import GVK
 from reconciler.context import ChildError, Deps, Pass
-from reconciler.errors import AlreadyExists, ApiError, Conflict, NotFound
+from reconciler.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from reconciler.informer import ObjKey
 from reconciler.kube import Manifest, Resource
 from shared import labels
 from shared.builders import DesiredState
 from shared.builders.meta import CLUSTER_SCOPED_KINDS
-from shared.kube_types import parse_quantity
 
-DESIRED_HASH = "model.otterscale.io/desired-hash"
-_QUANTITY_MAPS = frozenset({"limits", "requests"})
-_IDENTITY_KEYS = frozenset({"apiVersion", "kind", "metadata", "status"})
+HANDOVER_MANAGER = "modelservice-reconciler-handover"
+"""Holds a Deployment's replicas between our release of them and the autoscaler's first write."""
+LEGACY_HASH = "model.otterscale.io/desired-hash"
+"""The annotation earlier versions compared; removed when a child is taken over."""
+CREATE_ONLY = "1"
+"""A resourceVersion no stored object has: an apply carrying it creates, or fails with 409."""
+_DEPLOYMENT: GVK = ("apps/v1", "Deployment")
 
 
 class Ownership(Enum):
     OURS = "ours"
     ADOPTABLE = "adoptable"
     FOREIGN = "foreign"
-
-
-def is_subset(desired: Any, live: Any, *, quantities: bool = False) -> bool:
-    """Every field of ``desired`` is in ``live`` with the same value; lists match item by item.
-
-    An empty map or list in ``desired`` also matches a missing field (the API server drops some).
-    Under ``limits`` and ``requests`` values compare as quantities, because the API server stores
-    them in canonical form (``1024Mi`` comes back as ``1Gi``) and a textual difference there would
-    update the object on every pass.
-    """
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return not desired and live is None
-        for key, value in desired.items():
-            if key not in live:
-                if value in ({}, [], None):
-                    continue
-                return False
-            if not is_subset(value, live[key], quantities=quantities or key in _QUANTITY_MAPS):
-                return False
-        return True
-    if isinstance(desired, list):
-        if not isinstance(live, list):
-            return not desired and live is None
-        return len(desired) == len(live) and all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
-    if isinstance(desired, bool) or isinstance(live, bool):
-        return desired is live
-    if desired == live:
-        return True
-    return quantities and _same_quantity(desired, live)
-
-
-def _same_quantity(desired: Any, live: Any) -> bool:
-    try:
-        return parse_quantity(str(desired)) == parse_quantity(str(live))
-    except ValueError:
-        return False
-
-
-def needs_update(live: Manifest, desired: Manifest) -> bool:
-    """True when an update is needed: some field we set differs from the live object.
-
-    Owner references are a set keyed by uid (others may add theirs), everything else is compared
-    as a subset.
-    """
-    meta = desired.get("metadata") or {}
-    refs = meta.get("ownerReferences") or []
-    comparable = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata")}
-    comparable["metadata"] = {k: v for k, v in meta.items() if k != "ownerReferences"}
-    if not is_subset(comparable, live):
-        return True
-    live_refs = {r.get("uid"): r for r in (live.get("metadata") or {}).get("ownerReferences") or ()}
-    return not all(is_subset(ref, live_refs.get(ref.get("uid"))) for ref in refs)
-
-
-def with_hash(desired: Manifest) -> Manifest:
-    """``desired`` plus the annotation holding a hash of it (computed without that annotation)."""
-    canonical = orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(canonical).hexdigest()[:32]
-    meta = dict(desired["metadata"])
-    meta["annotations"] = {**(meta.get("annotations") or {}), DESIRED_HASH: digest}
-    return {**desired, "metadata": meta}
-
-
-def merged(live: Manifest, desired: Manifest) -> Manifest:
-    """The update to send: ``live`` with our fields copied over, keeping everything else.
-
-    Top-level fields we set (spec, data, rules, subjects, roleRef ...) are replaced whole, so a
-    field we stopped setting disappears; the API server re-applies its defaults. A Service keeps
-    the fields the server allocated (clusterIP and friends) because we replace only our keys of
-    its spec. Labels and annotations are merged; our controller reference is added if missing.
-    """
-    out = dict(live)
-    meta = dict(live["metadata"])
-    want = desired["metadata"]
-    meta["labels"] = {**(meta.get("labels") or {}), **(want.get("labels") or {})}
-    meta["annotations"] = {**(meta.get("annotations") or {}), **(want.get("annotations") or {})}
-    refs = _merged_owner_references(meta.get("ownerReferences") or [], want.get("ownerReferences") or [])
-    if refs:
-        meta["ownerReferences"] = refs
-    out["metadata"] = meta
-    for key, value in desired.items():
-        if key in _IDENTITY_KEYS:
-            continue
-        if key == "spec" and desired.get("kind") == "Service":
-            out[key] = {**(live.get(key) or {}), **value}
-        else:
-            out[key] = value
-    return out
-
-
-def _merged_owner_references(live: list[Manifest], desired: list[Manifest]) -> list[Manifest]:
-    wanted_uids = {ref.get("uid") for ref in desired}
-    return [ref for ref in live if ref.get("uid") not in wanted_uids] + list(desired)
 
 
 def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -201,7 +131,6 @@ async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
     if remembered is not None:
         p.conflicts.append(remembered)
         return
-    desired = with_hash(desired)
     live = deps.cache.get(gvk, meta.get("namespace"), meta["name"])
     if live is None:
         await _create(resource, gvk, desired, deps, p)
@@ -213,7 +142,7 @@ async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
     if live["metadata"].get("deletionTimestamp"):
         p.requeue = True  # being deleted (finalizers pending): create it again once it is gone
         return
-    if verdict is Ownership.OURS and not needs_update(live, desired):
+    if verdict is Ownership.OURS and not fields.differs(desired, live) and not fields.has_legacy_entry(live):
         p.seen(gvk, live)
         return
     await _update(resource, gvk, live, desired, deps, p)
@@ -222,8 +151,8 @@ async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
 async def _create(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p: Pass) -> None:
     what = describe(desired)
     try:
-        created = await deps.client.create(resource, desired)
-    except AlreadyExists:
+        created = await deps.client.apply(resource, _with_meta(desired, resourceVersion=CREATE_ONLY))
+    except (AlreadyExists, Conflict):
         await _explain_existing(resource, gvk, desired, deps, p)
         return
     except ApiError as e:
@@ -236,7 +165,7 @@ async def _create(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p
 
 
 async def _explain_existing(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p: Pass) -> None:
-    """A create hit an existing object the cache does not show: ours but not seen yet, or foreign."""
+    """A create met an existing object the cache does not show: ours but not seen yet, or foreign."""
     meta = desired["metadata"]
     try:
         existing = await deps.client.get(resource, meta["name"], meta.get("namespace"))
@@ -260,11 +189,25 @@ def _labelled(obj: Mapping[str, Any]) -> bool:
 async def _update(
     resource: Resource, gvk: GVK, live: Manifest, desired: Manifest, deps: Deps, p: Pass
 ) -> None:
+    """Apply onto ``live`` (handing replicas over first, taking an earlier version's child over after)."""
     what = describe(desired)
+    uid = live["metadata"].get("uid")
     try:
-        updated = await deps.client.replace(resource, merged(live, desired))
+        handover = replicas_handover(desired, live)
+        if handover is not None:
+            await deps.client.apply(resource, handover, field_manager=HANDOVER_MANAGER, force=False)
+        updated = await deps.client.apply(resource, _with_meta(desired, uid=uid))
+        if fields.has_legacy_entry(updated):
+            meta = updated["metadata"]
+            patch = takeover_patch(updated)
+            updated = await deps.client.patch(resource, meta["name"], patch, meta.get("namespace"))
     except (Conflict, NotFound):
         p.requeue = True  # the cache was stale; the next pass sees the newer object
+        return
+    except Invalid as e:
+        if "metadata.uid" not in e.message:
+            raise ChildError(f"updating {what}: {e.message}", retryable=False) from e
+        p.requeue = True  # another object under the name now: the next pass judges it
         return
     except ApiError as e:
         raise ChildError(
@@ -273,6 +216,46 @@ async def _update(
     deps.cache.record_write(gvk, updated)
     p.seen(gvk, updated)
     p.updated.append(what)
+
+
+def _with_meta(obj: Manifest, **preconditions: Any) -> Manifest:
+    return {**obj, "metadata": {**obj["metadata"], **preconditions}}
+
+
+def replicas_handover(desired: Manifest, live: Manifest) -> Manifest | None:
+    """The apply that keeps a Deployment's replicas while we release them, if we are about to.
+
+    Needed when the desired Deployment leaves replicas to an autoscaler and our manager still
+    owns them; the docs' "Transferring ownership" (the second manager's entry disappears once the
+    autoscaler sets another value).
+    """
+    if (desired["apiVersion"], desired["kind"]) != _DEPLOYMENT or "replicas" in desired.get("spec", {}):
+        return None
+    replicas = (live.get("spec") or {}).get("replicas")
+    if replicas is None or not fields.owns(fields.owned(live), "spec", "replicas"):
+        return None
+    meta = live["metadata"]
+    return {
+        "apiVersion": desired["apiVersion"],
+        "kind": desired["kind"],
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta},
+        "spec": {"replicas": replicas},
+    }
+
+
+def takeover_patch(applied: Manifest) -> Manifest:
+    """A merge patch of ``applied`` (just applied by us) that drops what earlier versions left:
+    their create/update managedFields entries and the hash annotation. Changing only those, it
+    adds no managedFields entry of its own; the resourceVersion keeps it from replacing entries
+    someone added since."""
+    meta = applied["metadata"]
+    patch: Manifest = {
+        "resourceVersion": meta["resourceVersion"],
+        "managedFields": fields.without_legacy_entries(applied),
+    }
+    if LEGACY_HASH in (meta.get("annotations") or {}):
+        patch["annotations"] = {LEGACY_HASH: None}
+    return {"metadata": patch}
 
 
 async def prune(

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler import pods
+from reconciler import fields, pods
 from reconciler.clock import Clock
 from reconciler.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim
 from reconciler.kube import Manifest, Resource
@@ -105,7 +105,7 @@ class Cache:
                 owner_of=self._owner_function(gvk),
                 namespace=scope,
                 label_selector=label_selector,
-                transform=pods.slim_pod if gvk == POD else slim,
+                transform=_transform(gvk),
                 page_size=self._page_size,
                 watch_timeout=self._watch_timeout,
             )
@@ -310,6 +310,14 @@ class Cache:
             self._index.setdefault(new_owner, set()).add((gvk, key))
             if new_owner != old_owner:
                 self._enqueue(new_owner)
+
+
+def _transform(gvk: GVK) -> Callable[[Manifest], Manifest]:
+    """What is kept of an object: of a pod what the status reads, of a child the managedFields
+    entries of our own manager too (what we own decides whether an apply would change anything)."""
+    if gvk == POD:
+        return pods.slim_pod
+    return slim if gvk == MODELSERVICE else fields.slim_managed_fields
 
 
 def _int_rv(obj: Manifest) -> int | None:

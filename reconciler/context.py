@@ -26,6 +26,21 @@ class KubeClient(Protocol):
 
     async def replace(self, resource: Resource, obj: Manifest) -> Manifest: ...
 
+    async def apply(
+        self, resource: Resource, obj: Manifest, *, field_manager: str = ..., force: bool = True
+    ) -> Manifest: ...
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = ...,
+    ) -> Manifest: ...
+
     async def delete(
         self, resource: Resource, name: str, namespace: str | None = None, *, uid: str | None = None
     ) -> Manifest: ...

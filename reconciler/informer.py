@@ -10,9 +10,9 @@ the informer stored). Children of different ModelServices differ in little more 
 4 KB Deployment shrinks to a few hundred bytes, against about 18 KB as a Python dict; ``Entry``
 keeps beside it only what the cache reads on every event (resourceVersion, owner key). Reading an
 object decodes a fresh dict, which callers may change freely. ``metadata.managedFields`` is dropped
-(never read, often the largest part); nothing else is, because cached objects are the base of
-updates. An informer may be given its own ``transform`` instead (the Pod informer keeps only what
-the status reads: ``reconciler.pods``).
+(often the largest part); nothing else is. An informer may be given its own ``transform`` instead
+(the Pod informer keeps only what the status reads: ``reconciler.pods``; children keep the
+entries of the reconciler's own field manager: ``reconciler.fields``).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ CHILD_RESOURCES = {
     "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
     "ScaledObject": ("keda.sh", "scaledobjects"),
 }
-CHILD_VERBS = ("get", "list", "watch", "create", "update", "delete")
+CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
 
 
 def model_service(spec: dict[str, Any]) -> ModelService:
@@ -136,7 +136,7 @@ ALLOWED = [
     Request("update", MS, "modelservices"),
     Request("update", MS, "modelservices/finalizers"),
     Request("patch", MS, "modelservices/status"),
-    Request("update", "apps", "deployments"),
+    Request("patch", "apps", "deployments"),
     Request("delete", "rbac.authorization.k8s.io", "clusterrolebindings"),
     Request("create", "events.k8s.io", "events"),
     Request("patch", "", "events"),

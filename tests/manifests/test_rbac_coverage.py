@@ -5,11 +5,11 @@ authorizers, escalation prevention on every Role and binding write). A reconcile
 with a bound token of its own ServiceAccount (leader election on, its Lease in the operator
 namespace), through a proxy that records every request and the status it was answered with. The
 scenario walks every code path that talks to the API: a ModelService with every child kind
-(creates), a second one whose children already exist as foreign objects (the reads after
-AlreadyExists), every child hand-edited (updates), stray children left behind (prunes), one child
-hand-deleted twice (re-creates, and an Event series patch), prefill and monitoring dropped
-(deletes), the ModelService deleted (finalizer cleanup). The API server's authorizer judged each
-request: none may have been refused.
+(server-side applies that create), a second one whose children already exist as foreign objects
+(the reads after a create-only apply met them), every child hand-edited (applies that change),
+stray children left behind (prunes), one child hand-deleted twice (re-creates, and an Event series
+patch), prefill and monitoring dropped (deletes), the ModelService deleted (finalizer cleanup).
+The API server's authorizer judged each request: none may have been refused.
 
 Besides the requests, the API server authorizes on the reconciler's behalf: writing the EPP's Role,
 ClusterRole and bindings needs every permission they grant (escalation prevention, which the
@@ -198,6 +198,16 @@ def of_record(record: RequestRecord) -> Asked:
     return asked(record.method, record.path, record.query)
 
 
+def questions_of(record: RequestRecord) -> list[Asked]:
+    """What the authorizer is asked for one request: its question, and for a server-side apply
+    that created its object (a PATCH answered 201 Created) also create, which the API server
+    checks before it creates."""
+    question = of_record(record)
+    if record.method == "PATCH" and record.status == 201:
+        return [question, Asked(replace(question.request, verb="create"), question.namespace)]
+    return [question]
+
+
 async def allowed(client: Client, question: Asked) -> bool:
     """The API server's authorizer's verdict on `question` for `client`'s user."""
     return await rbac_install.reviewed(client, question.request, question.namespace)
@@ -284,6 +294,17 @@ def test_requests_map_to_the_questions_the_authorizer_is_asked(line: str, expect
     method, _, target = line.partition(" ")
     path, _, query = target.partition("?")
     assert str(asked(method, path, query)) == expected
+
+
+@pytest.mark.parametrize(("status", "expected"), [(201, ["patch", "create"]), (200, ["patch"])])
+def test_an_apply_that_creates_is_also_asked_for_create(status: int, expected: list[str]) -> None:
+    path = "/apis/apps/v1/namespaces/n/deployments/d"
+    record = RequestRecord("PATCH", path, "fieldManager=m&force=true", USER_AGENT, status)
+    questions = questions_of(record)
+    assert [q.request.verb for q in questions] == expected
+    assert {(q.request.resource, q.request.name, q.namespace) for q in questions} == {
+        ("deployments", "d", "n")
+    }
 
 
 # ----- the scenario -------------------------------------------------------------------------------
@@ -614,7 +635,7 @@ async def test_the_real_authorizer_allows_every_request_and_every_permission_is_
         records = reconciler_records(cluster)
         refused = [f"{r.method} {r.path}?{r.query} -> {r.status}" for r in records if r.status in REFUSED]
         assert not refused, "the API server refused requests of the reconciler:\n" + "\n".join(refused)
-        requests = [of_record(r) for r in records]
+        requests = [q for r in records for q in questions_of(r)]
         on_behalf = list(checks_on_behalf(written))
         denied = await refused_by_the_server(as_reconciler, on_behalf)
         assert not denied, f"the API server would refuse the reconciler's writes, lacking:\n{listing(denied)}"

@@ -27,8 +27,9 @@ def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 async def kube(cluster: Cluster) -> AsyncIterator[Client]:
-    """A client for the test's own reads and writes (not the reconciler's): no fault proxy."""
-    async with Client(cluster.direct_config()) as client:
+    """A client for the test's own reads and writes (not the reconciler's): no fault proxy, and a
+    User-Agent of its own, so the API server records its writes under a field manager of their own."""
+    async with Client(cluster.direct_config(user_agent="test-client")) as client:
         yield client
 
 

@@ -1,97 +1,287 @@
-"""Pure parts of apply: the subset comparison, the update merge, ownership."""
+"""Pure parts of apply: would an apply change the child (managedFields and values), the replicas
+handover, the takeover patch, what the cache keeps, ownership."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from reconciler.apply import (
-    DESIRED_HASH,
+    HANDOVER_MANAGER,
+    LEGACY_HASH,
     Ownership,
     describe_owner,
-    merged,
-    needs_update,
     ownership,
-    with_hash,
+    replicas_handover,
+    takeover_patch,
 )
+from reconciler.fields import differs, has_legacy_entry, is_subset, slim_managed_fields
+from reconciler.kube import FIELD_MANAGER
 from shared import labels
 
-DESIRED: dict[str, Any] = {
+Manifest = dict[str, Any]
+REF = {"apiVersion": "model.otterscale.io/v1alpha1", "kind": "ModelService", "name": "m", "uid": "u"}
+DESIRED: Manifest = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
-    "metadata": {"name": "d", "namespace": "ns", "labels": {"a": "1"}},
+    "metadata": {"name": "d", "namespace": "ns", "labels": {"a": "1"}, "ownerReferences": [REF]},
     "spec": {
         "replicas": 1,
+        "selector": {"matchLabels": {"a": "1"}},
         "template": {
-            "spec": {"containers": [{"name": "c", "image": "i", "args": ["x", "y"]}], "volumes": []}
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "i",
+                        "args": ["x", "y"],
+                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                        "resources": {"limits": {"memory": "1024Mi"}},
+                    }
+                ]
+            }
+        },
+    },
+}
+LEAF: dict[str, Any] = {}
+# What the API server records for our apply of DESIRED (the format it answers with: "k:" items of
+# lists merged by key, "." for the item itself, a leaf for atomic values such as the selector).
+OWNED: Manifest = {
+    "f:metadata": {
+        "f:labels": {"f:a": LEAF},
+        "f:ownerReferences": {'k:{"uid":"u"}': LEAF},
+    },
+    "f:spec": {
+        "f:replicas": LEAF,
+        "f:selector": LEAF,
+        "f:template": {
+            "f:spec": {
+                "f:containers": {
+                    'k:{"name":"c"}': {
+                        ".": LEAF,
+                        "f:name": LEAF,
+                        "f:image": LEAF,
+                        "f:args": LEAF,
+                        "f:env": {
+                            'k:{"name":"A"}': {".": LEAF, "f:name": LEAF, "f:value": LEAF},
+                            'k:{"name":"B"}': {".": LEAF, "f:name": LEAF, "f:value": LEAF},
+                        },
+                        "f:resources": {"f:limits": {"f:memory": LEAF}},
+                    }
+                }
+            }
         },
     },
 }
 
 
-def _live(**changes: Any) -> dict[str, Any]:
-    """DESIRED as the API server returns it (defaults added), with ``changes`` to spec.template.spec."""
-    container = {
-        "name": "c",
-        "image": "i",
-        "args": ["x", "y"],
-        "terminationMessagePath": "/dev/termination-log",
-    }
-    pod = {"containers": [container], "dnsPolicy": "ClusterFirst", **changes}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": "d",
-            "namespace": "ns",
-            "labels": {"a": "1", "extra": "z"},
-            "resourceVersion": "7",
-        },
-        "spec": {"replicas": 1, "strategy": {"type": "RollingUpdate"}, "template": {"spec": pod}},
-        "status": {"readyReplicas": 1},
-    }
+def _entry(fields: Manifest, manager: str = FIELD_MANAGER, operation: str = "Apply", **more: str) -> Manifest:
+    return {"manager": manager, "operation": operation, "fieldsV1": fields, **more}
+
+
+def _live() -> Manifest:
+    """DESIRED as the API server returns it: defaults added, quantities canonical, another
+    manager's label, env var and sidecar, and the status writer's managedFields entry."""
+    live = copy.deepcopy(DESIRED)
+    live["metadata"].update(resourceVersion="7", uid="x")
+    live["metadata"]["labels"]["team"] = "z"
+    live["metadata"]["managedFields"] = [
+        _entry(copy.deepcopy(OWNED)),
+        _entry({"f:metadata": {"f:labels": {"f:team": LEAF}}}, "kubectl", "Update"),
+        _entry({"f:status": LEAF}, "kube-controller-manager", "Update", subresource="status"),
+    ]
+    spec = live["spec"]
+    spec.update(strategy={"type": "RollingUpdate"}, progressDeadlineSeconds=600)
+    pod = spec["template"]["spec"]
+    pod.update(dnsPolicy="ClusterFirst", restartPolicy="Always")
+    container = pod["containers"][0]
+    container.update(terminationMessagePath="/dev/termination-log", imagePullPolicy="IfNotPresent")
+    container["env"].insert(1, {"name": "USER", "value": "mine"})
+    container["resources"]["limits"]["memory"] = "1Gi"
+    pod["containers"].append({"name": "sidecar", "image": "s"})
+    live["status"] = {"readyReplicas": 1}
+    return live
+
+
+def _tree(live: Manifest) -> Manifest:
+    """The fieldsV1 tree of our Apply entry in ``live`` (changes to it change ``live``)."""
+    entry = next(e for e in live["metadata"]["managedFields"] if e["manager"] == FIELD_MANAGER)
+    tree: Manifest = entry["fieldsV1"]
+    return tree
+
+
+def _container(obj: Manifest) -> Manifest:
+    container: Manifest = obj["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+Change = Callable[[Manifest], None]
+
+
+def _set(path: str, value: Any) -> Change:
+    def change(obj: Manifest) -> None:
+        *parents, last = path.split(".")
+        node = obj
+        for name in parents:
+            node = node[name]
+        node[last] = value
+
+    return change
+
+
+def _drop(path: str) -> Change:
+    def change(obj: Manifest) -> None:
+        *parents, last = path.split(".")
+        node = obj
+        for name in parents:
+            node = node[name]
+        del node[last]
+
+    return change
+
+
+def _in_container(change: Change) -> Change:
+    return lambda obj: change(_container(obj))
+
+
+def _disown(*path: str) -> Change:
+    """Another manager took the field (an update that changes a field takes it)."""
+
+    def change(live: Manifest) -> None:
+        parents = [_tree(live)]
+        for name in path[:-1]:
+            parents.append(parents[-1][name])
+        del parents[-1][path[-1]]
+        for parent, name in zip(reversed(parents[:-1]), reversed(path[:-1]), strict=True):
+            if not parent[name]:
+                del parent[name]  # the API server keeps no empty branch: a leaf would mean "owned whole"
+
+    return change
+
+
+def _env(*names: str) -> Change:
+    return _in_container(
+        _set("env", [{"name": n, "value": {"A": "1", "B": "2"}.get(n, "mine")} for n in names])
+    )
+
+
+def _keep(obj: Manifest) -> None:
+    pass
+
+
+POD = ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"c"}')
+DIFFERENT = [
+    (_keep, _in_container(_set("image", "j"))),
+    (_keep, _in_container(_set("args", ["x"]))),
+    (_keep, _in_container(_set("args", ["y", "x"]))),
+    (_keep, _in_container(_set("env", [{"name": "A", "value": "9"}, {"name": "B", "value": "2"}]))),
+    (
+        _keep,
+        _in_container(
+            _set("env", [*DESIRED["spec"]["template"]["spec"]["containers"][0]["env"], {"name": "C"}])
+        ),
+    ),
+    (_keep, _in_container(_set("env", [{"name": "A", "value": "1"}]))),
+    (_env("B", "USER", "A"), _keep),
+    (_env("A", "USER"), _keep),
+    (_set("metadata.labels.a", "2"), _keep),
+    (_drop("metadata.labels.a"), _keep),
+    (_disown("f:metadata", "f:labels", "f:a"), _keep),
+    (_keep, _drop("metadata.labels.a")),
+    (_keep, _drop("spec.replicas")),
+    (_disown("f:spec", "f:replicas"), _keep),
+    (_set("spec.selector", {"matchLabels": {"a": "2"}}), _keep),
+    (_in_container(_set("resources", {"limits": {"memory": "2Gi"}})), _keep),
+    (_set("metadata.ownerReferences", []), _keep),
+    (_disown(*POD, "f:env", 'k:{"name":"B"}'), _keep),
+    (_set("metadata.managedFields", [_entry(OWNED, operation="Update")]), _keep),
+]
+
+
+def test_the_live_object_with_defaults_and_other_managers_fields_needs_no_apply() -> None:
+    assert not differs(DESIRED, _live())
+
+
+def test_replicas_an_autoscaler_owns_are_no_difference() -> None:
+    live, desired = _live(), copy.deepcopy(DESIRED)
+    _disown("f:spec", "f:replicas")(live)
+    live["spec"]["replicas"] = 5
+    del desired["spec"]["replicas"]
+    assert not differs(desired, live)
+    desired["spec"]["replicas"] = 5
+    assert differs(desired, live), "setting them again claims them back, even at the same value"
 
 
 @pytest.mark.parametrize(
-    ("live", "expected"),
-    [
-        (_live(), False),
-        (_live(containers=[{"name": "c", "image": "other", "args": ["x", "y"]}]), True),
-        (_live(containers=[{"name": "c", "image": "i", "args": ["x"]}]), True),
-        (_live(containers=[{"name": "c", "image": "i", "args": ["y", "x"]}]), True),
-        (_live(containers=[{"name": "c", "image": "i", "args": ["x", "y"]}, {"name": "sidecar"}]), True),
-        (_live(containers=[{"name": "c", "image": "i"}]), True),
-        ({**_live(), "spec": {**_live()["spec"], "replicas": 3}}, True),
-        ({**_live(), "metadata": {**_live()["metadata"], "labels": {"a": "2"}}}, True),
-        ({**_live(), "metadata": {**_live()["metadata"], "labels": {}}}, True),
-    ],
+    ("live_change", "desired_change"),
+    DIFFERENT,
     ids=[
-        "server-defaults-and-extra-labels-are-no-difference",
-        "changed-image",
-        "shorter-list",
-        "reordered-list",
-        "extra-list-item",
-        "missing-field",
-        "changed-replicas",
-        "changed-label",
-        "removed-label",
+        "new-image",
+        "shorter-atomic-list",
+        "reordered-atomic-list",
+        "new-env-value",
+        "new-env-item",
+        "env-item-no-longer-set",
+        "our-env-items-reordered",
+        "our-env-item-removed",
+        "label-edited",
+        "label-removed",
+        "label-taken-by-another-manager",
+        "label-no-longer-set",
+        "replicas-no-longer-set-but-still-ours",
+        "replicas-set-again-after-an-autoscaler-had-them",
+        "atomic-selector-edited",
+        "different-memory",
+        "owner-reference-removed",
+        "env-item-taken-by-another-manager",
+        "never-applied-only-created-or-updated",
     ],
 )
-def test_needs_update(live: dict[str, Any], expected: bool) -> None:
-    assert needs_update(live, DESIRED) is expected
+def test_an_apply_that_would_change_something_is_sent(live_change: Change, desired_change: Change) -> None:
+    live, desired = _live(), copy.deepcopy(DESIRED)
+    assert not differs(desired, live), "the unchanged pair is the baseline"
+    live_change(live)
+    desired_change(desired)
+    assert differs(desired, live)
 
 
 @pytest.mark.parametrize(
     ("desired", "live", "expected"),
     [
-        ({"a": True}, {"a": 1}, True),
-        ({"a": 1}, {"a": 1.0}, False),
-        ({"a": "1"}, {"a": 1}, True),
-        ({"a": {}}, {}, False),
-        ({"a": []}, {}, False),
-        ({"a": {"b": None}}, {"a": {}}, False),
-        ({"a": []}, {"a": [1]}, True),
+        ({"memory": "1024Mi"}, {"memory": "1Gi"}, False),
+        ({"cpu": "500m"}, {"cpu": "0.5"}, False),
+        ({"cpu": 4}, {"cpu": "4"}, False),
+        ({"memory": "1Gi"}, {"memory": "2Gi"}, True),
+        ({"nvidia.com/gpu": "1"}, {"nvidia.com/gpu": "2"}, True),
+    ],
+    ids=["canonical-binary-suffix", "millicores", "number-and-string", "different-memory", "different-gpus"],
+)
+def test_resource_quantities_compare_by_value(
+    desired: dict[str, Any], live: dict[str, Any], expected: bool
+) -> None:
+    want, have = copy.deepcopy(DESIRED), _live()
+    _container(want)["resources"] = {"limits": desired}
+    _container(have)["resources"] = {"limits": live}
+    _tree(have)["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']["f:resources"] = {
+        "f:limits": {f"f:{name}": LEAF for name in desired}
+    }
+    assert differs(want, have) is expected
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "expected"),
+    [
+        ({"a": True}, {"a": 1}, False),
+        ({"a": 1}, {"a": 1.0}, True),
+        ({"a": "1"}, {"a": 1}, False),
+        ({"a": {}}, {}, True),
+        ({"a": []}, {}, True),
+        ({"a": {"b": None}}, {"a": {}}, True),
+        ({"a": []}, {"a": [1]}, False),
+        ({"size": "1024Mi"}, {"size": "1Gi"}, False),
     ],
     ids=[
         "true-is-not-one",
@@ -101,56 +291,115 @@ def test_needs_update(live: dict[str, Any], expected: bool) -> None:
         "empty-list-equals-absent",
         "none-equals-absent",
         "empty-list-is-not-a-non-empty-one",
+        "text-is-not-a-quantity-outside-resources",
     ],
 )
-def test_needs_update_scalars_and_empties(
-    desired: dict[str, Any], live: dict[str, Any], expected: bool
-) -> None:
-    base = {"metadata": {"name": "x"}}
-    assert needs_update(base | live, base | desired) is expected
+def test_values_compare_as_subsets(desired: dict[str, Any], live: dict[str, Any], expected: bool) -> None:
+    assert is_subset(desired, live) is expected
 
 
-def test_the_hash_annotation_changes_with_the_desired_object_only() -> None:
-    first = with_hash(DESIRED)
-    again = with_hash(DESIRED)
-    changed = with_hash({**DESIRED, "spec": {**DESIRED["spec"], "replicas": 2}})
-    assert first == again
-    assert first["metadata"]["annotations"][DESIRED_HASH] != changed["metadata"]["annotations"][DESIRED_HASH]
-    assert "annotations" not in DESIRED["metadata"], "the input is not modified"
-    assert needs_update(merged(_live(), first), changed), "a changed hash alone forces the update"
-
-
-def test_merged_replaces_our_fields_and_keeps_everything_else() -> None:
-    live = _live(nodeSelector={"hand": "made"})
-    live["metadata"]["ownerReferences"] = [{"uid": "other", "controller": False}]
-    want = with_hash(DESIRED) | {
-        "metadata": {**with_hash(DESIRED)["metadata"], "ownerReferences": [{"uid": "u", "controller": True}]}
+def _config_map(owned_fields: Manifest) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "managedFields": [_entry(owned_fields)]},
     }
-    out = merged(live, want)
-    assert out["spec"] == DESIRED["spec"], "spec is replaced whole: a field we stopped setting disappears"
-    assert out["metadata"]["labels"] == {"a": "1", "extra": "z"}
-    assert out["metadata"]["resourceVersion"] == "7", "the update carries the live resourceVersion"
-    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == ["other", "u"]
-    assert out["status"] == {"readyReplicas": 1}
-    assert not needs_update(out, want)
 
 
-def test_merged_keeps_server_allocated_service_fields() -> None:
-    live = {
-        "kind": "Service",
-        "metadata": {"name": "s"},
-        "spec": {"clusterIP": "10.0.0.7", "ports": [{"port": 1}], "selector": {"a": "b"}},
+def test_an_empty_value_is_ours_once_applied_though_the_object_drops_it() -> None:
+    desired: Manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "annotations": {}},
     }
-    desired = {
-        "kind": "Service",
-        "metadata": {"name": "s"},
-        "spec": {"ports": [{"port": 2}], "selector": {"c": "d"}},
+    assert differs(desired, _config_map({})), "not ours yet: the apply claims it"
+    assert not differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
+    desired["metadata"]["annotations"] = {"a": "b"}
+    assert differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
+
+
+def test_a_key_field_the_api_server_defaults_still_finds_our_item() -> None:
+    desired = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    key = 'k:{"port":80,"protocol":"TCP"}'
+    fields = {"f:spec": {"f:ports": {key: {".": LEAF, "f:port": LEAF}}}}
+    live: Manifest = {
+        "metadata": {"name": "s", "managedFields": [_entry(fields)]},
+        "spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]},
     }
-    assert merged(live, desired)["spec"] == {
-        "clusterIP": "10.0.0.7",
-        "ports": [{"port": 2}],
-        "selector": {"c": "d"},
+    assert not differs(desired, live)
+    live["spec"]["ports"][0]["port"] = 81
+    assert differs(desired, live)
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "expected"),
+    [
+        (["a", "b"], ["b", "x", "a"], False),
+        (["a"], ["a", "b"], True),
+        (["a", "b", "c"], ["a", "b", "c"], True),
+    ],
+    ids=["members-in-any-order", "member-no-longer-set", "member-not-owned-yet"],
+)
+def test_set_lists_compare_their_members(desired: list[str], live: list[str], expected: bool) -> None:
+    fields = {"f:metadata": {"f:finalizers": {'v:"a"': LEAF, 'v:"b"': LEAF}}}
+    obj = {"metadata": {"name": "x", "finalizers": live, "managedFields": [_entry(fields)]}}
+    assert differs({"metadata": {"name": "x", "finalizers": desired}}, obj) is expected
+
+
+# --- replicas handover, takeover, cache ---------------------------------------------------------------
+
+
+def test_replicas_we_release_are_handed_over_at_their_live_value() -> None:
+    live, desired = _live(), copy.deepcopy(DESIRED)
+    live["spec"]["replicas"] = 3
+    del desired["spec"]["replicas"]
+    assert replicas_handover(desired, live) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "ns", "uid": "x"},
+        "spec": {"replicas": 3},
     }
+
+
+def test_no_handover_unless_we_release_replicas_we_own() -> None:
+    live, desired = _live(), copy.deepcopy(DESIRED)
+    assert replicas_handover(desired, live) is None, "replicas still set"
+    del desired["spec"]["replicas"]
+    _disown("f:spec", "f:replicas")(live)
+    assert replicas_handover(desired, live) is None, "replicas already an autoscaler's"
+
+
+def test_the_takeover_patch_drops_only_what_earlier_versions_left() -> None:
+    applied = _live()
+    applied["metadata"]["annotations"] = {LEGACY_HASH: "abc", "note": "kept"}
+    legacy = _entry({"f:spec": {"f:replicas": LEAF}}, operation="Update")
+    handover = _entry({"f:spec": {"f:replicas": LEAF}}, HANDOVER_MANAGER)
+    applied["metadata"]["managedFields"] += [legacy, handover]
+    assert has_legacy_entry(applied)
+    patch = takeover_patch(applied)
+    assert patch == {
+        "metadata": {
+            "resourceVersion": "7",
+            "managedFields": _live()["metadata"]["managedFields"] + [handover],
+            "annotations": {LEGACY_HASH: None},
+        }
+    }
+
+
+def test_the_cache_keeps_only_our_managed_fields_entries() -> None:
+    live = _live()
+    live["metadata"]["managedFields"].append(_entry({"f:spec": LEAF}, operation="Update", time="t"))
+    kept = slim_managed_fields(copy.deepcopy(live))
+    assert kept["metadata"]["managedFields"] == [
+        {"manager": FIELD_MANAGER, "operation": "Apply", "fieldsV1": OWNED},
+        {"manager": FIELD_MANAGER, "operation": "Update"},
+    ]
+    assert not differs(DESIRED, kept) and has_legacy_entry(kept)
+    foreign = slim_managed_fields({"metadata": {"managedFields": [_entry({}, "kubectl")]}})
+    assert foreign == {"metadata": {}}
+
+
+# --- ownership ---------------------------------------------------------------------------------------
 
 
 def _ns(owner: dict[str, Any] | None, obj_labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -209,49 +458,3 @@ def test_the_owner_description_names_kind_name_and_uid() -> None:
     assert describe_owner(obj) == "ModelService n (uid v)"
     cluster = _cluster({labels.OWNER_UID: "v", labels.OWNER_NAMESPACE: "a", labels.OWNER_NAME: "b"})
     assert describe_owner(cluster) == "ModelService a/b (uid v)"
-
-
-@pytest.mark.parametrize(
-    ("live_refs", "expected"),
-    [
-        ([{"uid": "u", "controller": True}], False),
-        ([{"uid": "other"}, {"uid": "u", "controller": True}], False),
-        ([{"uid": "other"}], True),
-        ([{"uid": "u", "controller": False}], True),
-        ([], True),
-    ],
-    ids=["ours-only", "ours-among-others", "ours-missing", "ours-not-controller", "none"],
-)
-def test_owner_references_are_compared_as_a_set(live_refs: list[dict[str, Any]], expected: bool) -> None:
-    desired = {"metadata": {"name": "x", "ownerReferences": [{"uid": "u", "controller": True}]}}
-    live = {"metadata": {"name": "x", "ownerReferences": live_refs}}
-    assert needs_update(live, desired) is expected
-
-
-@pytest.mark.parametrize(
-    ("desired", "live", "expected"),
-    [
-        ({"memory": "1024Mi"}, {"memory": "1Gi"}, False),
-        ({"cpu": "500m"}, {"cpu": "0.5"}, False),
-        ({"cpu": 4}, {"cpu": "4"}, False),
-        ({"memory": "1Gi"}, {"memory": "2Gi"}, True),
-        ({"nvidia.com/gpu": "1"}, {"nvidia.com/gpu": "2"}, True),
-    ],
-    ids=["canonical-binary-suffix", "millicores", "number-and-string", "different-memory", "different-gpus"],
-)
-def test_resource_quantities_compare_by_value(
-    desired: dict[str, Any], live: dict[str, Any], expected: bool
-) -> None:
-    container = {"name": "c"}
-    want = {
-        "metadata": {"name": "x"},
-        "spec": {"containers": [container | {"resources": {"limits": desired}}]},
-    }
-    have = {"metadata": {"name": "x"}, "spec": {"containers": [container | {"resources": {"limits": live}}]}}
-    assert needs_update(have, want) is expected
-
-
-def test_quantity_comparison_is_limited_to_resource_maps() -> None:
-    want = {"metadata": {"name": "x"}, "data": {"size": "1024Mi"}}
-    have = {"metadata": {"name": "x"}, "data": {"size": "1Gi"}}
-    assert needs_update(have, want), "a ConfigMap value is text, not a quantity"

@@ -92,7 +92,11 @@ EDITS = [
         SERVICES,
         "qwen-epp",
         {"spec": {"ports": [{"name": "x", "port": 1, "targetPort": 1}]}},
-        lambda o: len(o["spec"]["ports"]) == 2,
+        # Our two ports come back; the hand-added one is its editor's, and stays.
+        lambda o: (
+            {(p["name"], p["port"]) for p in o["spec"]["ports"]}
+            >= {("grpc-ext-proc", 9002), ("http-metrics", 9090)}
+        ),
     ),
     (
         CONFIGMAPS,

@@ -46,9 +46,9 @@ async def _quiet(r: Running, *, rewatching: bool = False) -> None:
 
 async def test_conflicts_server_errors_and_throttling_do_not_stop_convergence(cluster: Cluster) -> None:
     faults = cluster.faults
-    faults.add(verbs={"create", "update"}, code=409, rate=0.15)
+    faults.add(verbs={"create", "update", "patch"}, code=409, rate=0.15)
     faults.add(verbs={"create", "update", "patch", "delete"}, code=500, rate=0.15)
-    faults.add(verbs={"create"}, code=429, rate=0.05, retry_after=1)
+    faults.add(verbs={"create", "patch"}, code=429, rate=0.05, retry_after=1)
     names = [f"m{i}" for i in range(5)]
     async with running_reconciler(cluster) as r:
         for name in names:

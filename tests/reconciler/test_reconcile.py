@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply import DESIRED_HASH, is_subset
-from reconciler.kube import Client
+from reconciler.fields import is_subset
+from reconciler.kube import FIELD_MANAGER, Client
 from reconciler.reconcile import FINALIZER
 from shared.api import ModelService
 from shared.builders import build_all
@@ -79,7 +79,8 @@ async def test_a_new_model_service_gets_every_child_exactly_as_built(cluster: Cl
             live = _live(cluster, obj)
             assert live is not None
             assert live["metadata"]["ownerReferences"][0]["uid"] == uid
-            assert DESIRED_HASH in live["metadata"]["annotations"]
+            managers = [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]]
+            assert (FIELD_MANAGER, "Apply") in managers
         await wait_for(lambda: _ready(cluster, "qwen"), message="Ready")
 
 
@@ -104,8 +105,9 @@ async def test_converging_a_new_model_service_writes_each_child_once(cluster: Cl
         await r.idle()
         objects, _ = _desired(cluster, "qwen", settings)
         counts = r.since_mark()
-        assert counts.get(("create", 201), 0) == len(objects) + r.manager.events.sent
-        assert counts.get(("update", 200), 0) == 0, "nothing is created and then updated"
+        assert counts.get(("patch", 201), 0) == len(objects), "each child is created by one apply"
+        assert counts.get(("create", 201), 0) == r.manager.events.sent
+        assert counts.get(("update", 200), 0) == 0, "nothing is replaced"
         assert not [k for k in counts if k[1] >= 400], counts
 
 

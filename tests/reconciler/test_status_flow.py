@@ -50,7 +50,7 @@ async def _phases_until_ready(kube: Client, namespace: str, sink: list[str]) -> 
 
 
 async def test_status_goes_pending_then_running_then_ready(cluster: Cluster, kube: Client) -> None:
-    cluster.faults.fail_next("create", "deployments", code=500)
+    cluster.faults.fail_next("patch", "deployments", code=500)
     phases: list[str] = []
     watcher = asyncio.create_task(_phases_until_ready(kube, cluster.namespace, phases))
     async with running_reconciler(cluster):
