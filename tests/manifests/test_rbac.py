@@ -68,6 +68,7 @@ VARIANTS = {
         OperatorSettings(),
     ),
     "no-metrics-auth-gke": (model_service({}), OperatorSettings(metrics_endpoint_auth=False, provider="gke")),
+    "llm-d-router-epp": (model_service({}), OperatorSettings(epp_generation="llm-d-router")),
 }
 
 
