@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from shared import names
-from shared.api import AutoscalingSpec, ModelService
+from shared.api import AutoscalingEngine, AutoscalingSpec, ModelService
+from shared.builders import serving
 from shared.kube_types import parse_quantity
 from shared.names import Role
 
@@ -47,6 +48,13 @@ class Target:
     """vLLM's series for the built-in targets; None for a metric of the user's."""
     query: str | None
     """The user's PromQL for the group's total (KEDA only); None for the built-in targets."""
+
+
+def scaled_by(ms: ModelService, role: Role, engine: AutoscalingEngine) -> AutoscalingSpec | None:
+    """The autoscaling of `role` when `engine` does the scaling; None otherwise."""
+    role_spec = serving.role_spec(ms, role)
+    scaling = role_spec.autoscaling if role_spec is not None else None
+    return scaling if scaling is not None and scaling.engine == engine else None
 
 
 def targets(scaling: AutoscalingSpec) -> list[Target]:

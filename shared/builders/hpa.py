@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from shared import labels, names
 from shared.api import ModelService
-from shared.builders import autoscaling, meta, serving
+from shared.builders import autoscaling, meta
 from shared.builders.meta import Manifest
 from shared.names import Role
 from shared.settings import OperatorSettings
@@ -21,9 +21,8 @@ KIND = "HorizontalPodAutoscaler"
 
 def build_hpa(ms: ModelService, settings: OperatorSettings, role: Role) -> Manifest | None:
     """The HPA of `role`; None without autoscaling, or when KEDA scales the group."""
-    role_spec = serving.role_spec(ms, role)
-    scaling = role_spec.autoscaling if role_spec is not None else None
-    if scaling is None or scaling.engine != "hpa":
+    scaling = autoscaling.scaled_by(ms, role, "hpa")
+    if scaling is None:
         return None
     name = names.role_deployment_name(ms, role)
     metadata = meta.object_meta(ms, name, labels.serving_meta_labels(ms, role, settings.version))
