@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,9 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.webhook import samples
+from tests.webhook.jsonlog import json_lines
 from webhook.app import MUTATE_PATHS, STATE_KEY, VALIDATE_PATHS, make_app
 from webhook.config import WebhookConfig
-from webhook.logs import JsonFormatter
 from webhook.metrics import WebhookMetrics, make_metrics_app
 
 Client = TestClient[web.Request, web.Application]
@@ -117,22 +115,12 @@ async def test_metrics_count_requests_denials_and_latency(
 
 
 async def test_denials_are_logged_as_json_with_the_uid_and_without_object_contents(client: Client) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("webhook.app")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        secret_image = "registry.example/secret-model:1"
+    secret_image = "registry.example/secret-model:1"
+    with json_lines("webhook.app") as lines:
         obj = samples.with_changes(samples.minimal(), "spec.model.image", secret_image)
         obj["spec"]["engine"]["port"] = 0
         await client.post("/validate", json=samples.review(obj, uid="uid-log"))
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-    (line,) = stream.getvalue().splitlines()
-    entry = json.loads(line)
+    (entry,) = lines
     assert {k: entry[k] for k in ("level", "uid", "hook", "operation", "verdict", "reason")} == {
         "level": "INFO",
         "uid": "uid-log",
@@ -141,18 +129,12 @@ async def test_denials_are_logged_as_json_with_the_uid_and_without_object_conten
         "verdict": "denied",
         "reason": "Invalid",
     }
-    assert secret_image not in line
+    assert secret_image not in json.dumps(entry)
     assert "message" not in entry
 
 
 async def test_allowed_admissions_log_nothing_at_info_warnings_log_who_and_what(client: Client) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("webhook.app")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with json_lines("webhook.app") as lines:
         await client.post("/validate", json=samples.review(samples.minimal(), uid="uid-allowed"))
         warned = samples.with_changes(
             samples.minimal(), "spec.decode.resources", {"limits": {"nvidia.com/gpu": 2}}
@@ -160,11 +142,7 @@ async def test_allowed_admissions_log_nothing_at_info_warnings_log_who_and_what(
         body = samples.review(warned, uid="uid-warned")
         body["request"]["userInfo"] = {"username": "alice@example.com"}
         await client.post("/validate", json=body)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-    (line,) = stream.getvalue().splitlines()
-    entry = json.loads(line)
+    (entry,) = lines
     assert {k: entry[k] for k in ("level", "uid", "verdict", "user", "object")} == {
         "level": "INFO",
         "uid": "uid-warned",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import io
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -21,11 +19,12 @@ import pytest
 
 from certs import pki
 from tests.webhook import samples
+from tests.webhook.jsonlog import json_lines
 from tests.webhook.test_tls_e2e import Connection
 from webhook import app as webhook_app
 from webhook.config import WebhookConfig
 from webhook.guard import BytesBudget, GuardedConnection, close_stalled
-from webhook.logs import JsonFormatter, configure
+from webhook.logs import configure
 from webhook.server import WebhookServer
 
 BOUND = 10.0  # seconds any single wait may take before the test fails
@@ -242,25 +241,18 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
 
 
 async def test_a_malformed_request_is_one_info_line_without_a_traceback(served: Served) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    server_log = logging.getLogger("aiohttp.server")
-    server_log.addHandler(handler)
-    server_log.setLevel(logging.DEBUG)
     configure("INFO")  # installs the filter on aiohttp's server logger
     try:
-        conn = await Connection.open(served.port, served.ca_pem)
-        status, _ = await conn.post("/validate", orjson.dumps(samples.review(samples.minimal())))
-        assert status == 200
-        conn.writer.write(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nBad header line\r\n\r\n")
-        answer = await _closed(conn.reader)
-        assert b" 400 Bad Request" in answer.split(b"\r\n", 1)[0]
+        with json_lines("aiohttp.server", logging.DEBUG) as lines:
+            conn = await Connection.open(served.port, served.ca_pem)
+            status, _ = await conn.post("/validate", orjson.dumps(samples.review(samples.minimal())))
+            assert status == 200
+            conn.writer.write(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nBad header line\r\n\r\n")
+            answer = await _closed(conn.reader)
+            assert b" 400 Bad Request" in answer.split(b"\r\n", 1)[0]
     finally:
-        server_log.removeHandler(handler)
-        server_log.setLevel(logging.NOTSET)
         logging.getLogger().handlers.clear()
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines() if "Error handling request" in x]
+    (line,) = [x for x in lines if "Error handling request" in x["msg"]]
     assert line["level"] == "INFO" and "exc" not in line
     assert "BadHttpMessage" in line["msg"] or "LineTooLong" in line["msg"] or "InvalidHeader" in line["msg"]
 

@@ -1,0 +1,30 @@
+"""Capture one logger's lines as the service writes them (JSON), for tests that read the log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from webhook.logs import JsonFormatter
+
+
+@contextmanager
+def json_lines(name: str, level: int = logging.INFO) -> Iterator[list[dict[str, Any]]]:
+    """The JSON lines `name` logs at `level` or above inside the block, filled in when it ends."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    lines: list[dict[str, Any]] = []
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
