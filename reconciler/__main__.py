@@ -12,10 +12,11 @@ from collections.abc import Sequence
 import uvloop
 from aiohttp import web
 
-from reconciler import config, health, logcontext
-from reconciler.kube import Client, load_config
+from reconciler import config
 from reconciler.manager import LeadershipLost, Manager
-from reconciler.metrics import Metrics
+from reconciler.runtime import health, logcontext
+from reconciler.runtime.client import Client, load_config
+from reconciler.runtime.metrics import Metrics
 
 log = logging.getLogger("reconciler")
 

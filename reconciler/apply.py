@@ -47,9 +47,9 @@ from typing import Any
 from reconciler import fields
 from reconciler.cache import GVK
 from reconciler.context import ChildError, Deps, Pass
-from reconciler.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
-from reconciler.informer import ObjKey
-from reconciler.kube import Manifest, Resource
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
+from reconciler.runtime.informer import ObjKey
 from shared import labels
 from shared.builders import DesiredState
 from shared.builders.meta import CLUSTER_SCOPED_KINDS

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from reconciler import fields, pods
-from reconciler.clock import Clock
-from reconciler.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim
-from reconciler.kube import Manifest, Resource
 from reconciler.pods import DEPLOYMENT, POD
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.clock import Clock
+from reconciler.runtime.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim
 from shared import api, labels
 
 GVK = tuple[str, str]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.leader import LeaseConfig
 from reconciler.manager import ManagerOptions, default_identity
+from reconciler.runtime.leader import LeaseConfig
 from shared.flags import Flag, FlagSet, parse_bool, parse_pair
 from shared.settings import OperatorSettings, TracingSettings
 

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.cache import GVK, Cache
-from reconciler.clock import Clock
-from reconciler.discovery import RestMapper
-from reconciler.events import EventRecorder
-from reconciler.informer import ObjKey
-from reconciler.kube import Manifest, Resource
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.clock import Clock
+from reconciler.runtime.discovery import RestMapper
+from reconciler.runtime.events import EventRecorder
+from reconciler.runtime.informer import ObjKey
 from shared.settings import OperatorSettings
 
 
 class KubeClient(Protocol):
-    """The writes (and the rare direct read) a reconcile makes; ``reconciler.kube.Client`` is one."""
+    """The writes (and the rare direct read) a reconcile makes; ``runtime.client.Client`` is one."""
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Manifest: ...
 

@@ -13,12 +13,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from reconciler import logcontext
-from reconciler.clock import Clock
-from reconciler.errors import ApiError, TerminalError
-from reconciler.metrics import Metrics
-from reconciler.queue import ShutDown, WorkQueue
 from reconciler.reconcile import ReconcileFailed, Result
+from reconciler.runtime import logcontext
+from reconciler.runtime.clock import Clock
+from reconciler.runtime.errors import ApiError, TerminalError
+from reconciler.runtime.metrics import Metrics
+from reconciler.runtime.queue import ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from reconciler.kube import FIELD_MANAGER, Manifest
+from reconciler.runtime.client import FIELD_MANAGER, Manifest
 from shared.kube_types import parse_quantity
 
 Fields = Mapping[str, Any]

@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.cache import GVK, MODELSERVICE, Cache
-from reconciler.clock import Clock, SystemClock
 from reconciler.context import ConflictMemo, Deps
 from reconciler.controller import Controller
-from reconciler.discovery import RestMapper
-from reconciler.errors import ApiError
-from reconciler.events import EventRecorder
-from reconciler.kube import Client
-from reconciler.leader import LeaderElector, LeaseConfig
-from reconciler.metrics import Metrics
 from reconciler.pods import POD
-from reconciler.queue import RateLimiter, WorkQueue
 from reconciler.reconcile import reconcile
+from reconciler.runtime.client import Client
+from reconciler.runtime.clock import Clock, SystemClock
+from reconciler.runtime.discovery import RestMapper
+from reconciler.runtime.errors import ApiError
+from reconciler.runtime.events import EventRecorder
+from reconciler.runtime.leader import LeaderElector, LeaseConfig
+from reconciler.runtime.metrics import Metrics
+from reconciler.runtime.queue import RateLimiter, WorkQueue
 from shared import api, labels
 from shared.builders import BUILDERS
 from shared.settings import OperatorSettings

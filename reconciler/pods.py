@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.kube import Manifest
+from reconciler.runtime.client import Manifest
 
 POD = ("v1", "Pod")
 DEPLOYMENT = ("apps/v1", "Deployment")

@@ -28,7 +28,7 @@ from typing import Any
 from reconciler import apply
 from reconciler.cache import MODELSERVICE, Cache, split_key
 from reconciler.context import ChildError, Deps, Pass
-from reconciler.errors import ApiError, TerminalError
+from reconciler.runtime.errors import ApiError, TerminalError
 from shared import api, names, validation
 from shared.api import ModelService
 from shared.builders import AUTOSCALER_KINDS, AUTOSCALERS, DesiredState, build_all

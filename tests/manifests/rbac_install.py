@@ -18,7 +18,7 @@ import copy
 
 import yaml
 
-from reconciler.kube import Client, Resource
+from reconciler.runtime.client import Client, Resource
 from testbed import ControlPlane
 from tests.manifests import layout
 from tests.manifests.layout import Manifest

@@ -40,12 +40,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from reconciler import apply, config
-from reconciler.clock import SystemClock
-from reconciler.discovery import RestMapper
-from reconciler.errors import Conflict
-from reconciler.kube import USER_AGENT, Client, ClientConfig, Resource
-from reconciler.leader import LEASES, LeaseConfig
 from reconciler.manager import OWNED_KINDS, Manager, ManagerOptions
+from reconciler.runtime.client import USER_AGENT, Client, ClientConfig, Resource
+from reconciler.runtime.clock import SystemClock
+from reconciler.runtime.discovery import RestMapper
+from reconciler.runtime.errors import Conflict
+from reconciler.runtime.leader import LEASES, LeaseConfig
 from shared import api
 from shared.api import ModelService
 from shared.builders import build_all

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from reconciler import config as reconciler_config
-from reconciler import health as reconciler_health
+from reconciler.runtime import health as reconciler_health
 from tests.manifests import layout
 from tests.manifests.layout import Manifest
 from webhook import app as webhook_app

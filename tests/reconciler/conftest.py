@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
 from testbed import ControlPlane
 from testbed.controlplane import Options
 from tests.reconciler.kubelet import Kubelet

@@ -17,8 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.kube import Client, Resource
 from reconciler.manager import Manager, ManagerOptions
+from reconciler.runtime.client import Client, Resource
 from shared.settings import OperatorSettings
 from tests.support.cluster import Cluster
 

@@ -19,7 +19,7 @@ from reconciler.apply import (
     takeover_patch,
 )
 from reconciler.fields import differs, has_legacy_entry, is_subset, slim_managed_fields
-from reconciler.kube import FIELD_MANAGER
+from reconciler.runtime.client import FIELD_MANAGER
 from shared import labels
 
 Manifest = dict[str, Any]

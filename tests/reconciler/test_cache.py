@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from reconciler.cache import MODELSERVICE, Cache, owner_key
-from reconciler.clock import SystemClock
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
+from reconciler.runtime.clock import SystemClock
 from shared import labels
 from tests.reconciler.harness import (
     CLUSTERROLES,

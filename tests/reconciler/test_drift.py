@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.kube import Client, Resource
+from reconciler.runtime.client import Client, Resource
 from tests.reconciler.harness import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,

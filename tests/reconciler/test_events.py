@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.events import EVENTS, EventRecorder
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
+from reconciler.runtime.events import EVENTS, EventRecorder
 from tests.reconciler.fakeclock import ManualClock
 from tests.reconciler.harness import model_service
 from tests.support.cluster import Cluster

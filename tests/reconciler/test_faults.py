@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
 from tests.reconciler.harness import (
     DEPLOYMENTS,
     Running,

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.discovery import RestMapper
-from reconciler.errors import (
+from reconciler.runtime.client import Client, ClientConfig, load_config
+from reconciler.runtime.discovery import RestMapper
+from reconciler.runtime.errors import (
     AlreadyExists,
     ApiError,
     Conflict,
@@ -24,8 +25,7 @@ from reconciler.errors import (
     TooManyRequests,
     TransportError,
 )
-from reconciler.kube import Client, ClientConfig, load_config
-from reconciler.metrics import Metrics
+from reconciler.runtime.metrics import Metrics
 from testbed.controlplane import free_port
 from tests.reconciler.fakeclock import ManualClock
 from tests.reconciler.harness import CONFIGMAPS, wait_for

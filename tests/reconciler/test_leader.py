@@ -8,9 +8,9 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from reconciler.kube import Client
-from reconciler.leader import LEASES, LeaderElector, LeaseConfig
 from reconciler.manager import LeadershipLost
+from reconciler.runtime.client import Client
+from reconciler.runtime.leader import LEASES, LeaderElector, LeaseConfig
 from tests.reconciler.fakeclock import ManualClock
 from tests.reconciler.harness import Running, condition, get, model_service, running_reconciler, wait_for
 from tests.support.cluster import Cluster

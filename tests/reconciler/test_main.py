@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from reconciler.kube import Client
-from reconciler.leader import LEASES
+from reconciler.runtime.client import Client
+from reconciler.runtime.leader import LEASES
 from tests.reconciler.harness import condition, get, model_service, wait_for
 from tests.support.cluster import REPO, Cluster
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
 from shared import labels
 from tests.reconciler.harness import (
     CONFIGMAPS,

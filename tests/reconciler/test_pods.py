@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from reconciler.informer import Codec
-from reconciler.kube import Client
 from reconciler.manager import Manager
 from reconciler.pods import deployment_key, slim_pod
+from reconciler.runtime.client import Client
+from reconciler.runtime.informer import Codec
 from shared.settings import OperatorSettings
 from tests.reconciler.harness import FAST, model_service, running_reconciler, wait_for
 from tests.reconciler.kubelet import CUSTOM, Kubelet, pod_status, waiting

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from reconciler.metrics import Metrics
-from reconciler.queue import RateLimiter, ShutDown, TokenBucket, WorkQueue
+from reconciler.runtime.metrics import Metrics
+from reconciler.runtime.queue import RateLimiter, ShutDown, TokenBucket, WorkQueue
 from tests.reconciler.fakeclock import ManualClock
 
 

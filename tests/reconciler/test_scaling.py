@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.kube import Client, Resource
+from reconciler.runtime.client import Client, Resource
 from shared import labels
 from shared.scaling_status import format_selector
 from testbed.controlplane import ApiError

@@ -15,12 +15,12 @@ import orjson
 
 from reconciler import apply, fields
 from reconciler.cache import Cache
-from reconciler.clock import SystemClock
 from reconciler.context import ConflictMemo, Deps, Pass
-from reconciler.discovery import RestMapper
-from reconciler.events import EventRecorder
-from reconciler.kube import FIELD_MANAGER, USER_AGENT, Client
 from reconciler.pods import TEMPLATE_HASH
+from reconciler.runtime.client import FIELD_MANAGER, USER_AGENT, Client
+from reconciler.runtime.clock import SystemClock
+from reconciler.runtime.discovery import RestMapper
+from reconciler.runtime.events import EventRecorder
 from shared import labels
 from shared.api import ModelService
 from shared.builders import build_all

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.kube import Client
+from reconciler.runtime.client import Client
 from tests.reconciler.harness import (
     DEPLOYMENTS,
     MODELSERVICES,

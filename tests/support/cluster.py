@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.kube import ClientConfig
+from reconciler.runtime.client import ClientConfig
 from testbed import ControlPlane
 from testbed.controlplane import ApiError
 from testbed.faults import FaultProxy

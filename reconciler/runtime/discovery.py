@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from reconciler.errors import NotFound
-from reconciler.kube import Manifest, Resource
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.errors import NotFound
 
 
 class DiscoveryClient(Protocol):

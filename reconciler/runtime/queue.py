@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from reconciler.clock import Cancellable, Clock
-from reconciler.metrics import Metrics
+from reconciler.runtime.clock import Cancellable, Clock
+from reconciler.runtime.metrics import Metrics
 
 K = TypeVar("K", bound=Hashable)
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from reconciler.clock import Clock, format_micro_time
-from reconciler.errors import ApiError, NotFound
-from reconciler.kube import Manifest, Resource
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.clock import Clock, format_micro_time
+from reconciler.runtime.errors import ApiError, NotFound
 
 log = logging.getLogger(__name__)
 

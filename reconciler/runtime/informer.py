@@ -27,9 +27,9 @@ from typing import Protocol
 
 import orjson
 
-from reconciler.clock import Clock
-from reconciler.errors import ApiError, Gone, NotFound
-from reconciler.kube import Manifest, Resource
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.clock import Clock
+from reconciler.runtime.errors import ApiError, Gone, NotFound
 
 log = logging.getLogger(__name__)
 

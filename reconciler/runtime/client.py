@@ -4,7 +4,7 @@
 account, including token refresh); requests go through one pooled ``aiohttp`` session and move
 plain dicts, which is cheaper than the generated models and keeps the caches small. Every request
 passes a client-side token bucket (QPS/burst, as client-go's), is counted by verb and status code,
-and failures become the typed errors of ``reconciler.errors``.
+and failures become the typed errors of ``reconciler.runtime.errors``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import orjson
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from reconciler.clock import Clock, SystemClock
-from reconciler.errors import TransportError, error_for
-from reconciler.metrics import Metrics
-from reconciler.queue import TokenBucket
+from reconciler.runtime.clock import Clock, SystemClock
+from reconciler.runtime.errors import TransportError, error_for
+from reconciler.runtime.metrics import Metrics
+from reconciler.runtime.queue import TokenBucket
 
 Manifest = dict[str, Any]
 TokenSource = Callable[[], str | None]

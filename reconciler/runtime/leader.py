@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.clock import Clock, format_micro_time
-from reconciler.errors import ApiError, NotFound
-from reconciler.kube import Manifest, Resource
-from reconciler.metrics import Metrics
+from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.clock import Clock, format_micro_time
+from reconciler.runtime.errors import ApiError, NotFound
+from reconciler.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
