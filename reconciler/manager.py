@@ -35,7 +35,8 @@ from reconciler.runtime.errors import ApiError
 from reconciler.runtime.events import EventRecorder
 from reconciler.runtime.leader import LeaderElector, LeaseConfig
 from reconciler.runtime.metrics import Metrics
-from reconciler.runtime.queue import RateLimiter, WorkQueue
+from reconciler.runtime.queue import WorkQueue
+from reconciler.runtime.ratelimit import RateLimiter
 from shared import api, labels
 from shared.builders import BUILDERS
 from shared.settings import OperatorSettings

@@ -25,7 +25,7 @@ from kubernetes import config as k8s_config
 from reconciler.runtime.clock import Clock, SystemClock
 from reconciler.runtime.errors import TransportError, error_for
 from reconciler.runtime.metrics import Metrics
-from reconciler.runtime.queue import TokenBucket
+from reconciler.runtime.ratelimit import TokenBucket
 
 Manifest = dict[str, Any]
 TokenSource = Callable[[], str | None]

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from reconciler.runtime.metrics import Metrics
-from reconciler.runtime.queue import RateLimiter, ShutDown, TokenBucket, WorkQueue
+from reconciler.runtime.queue import ShutDown, WorkQueue
+from reconciler.runtime.ratelimit import RateLimiter, TokenBucket
 from tests.reconciler.fakeclock import ManualClock
 
 
@@ -15,7 +16,7 @@ def _queue(clock: ManualClock | None = None, **limits: float) -> WorkQueue[str]:
     clock = clock or ManualClock()
     qps = limits.get("qps", 1e9)
     burst = int(limits.get("burst", 10**9))
-    return WorkQueue(clock, RateLimiter(clock, qps=qps, burst=burst))
+    return WorkQueue(clock, RateLimiter(clock, qps=qps, burst=burst), name="modelservice")
 
 
 async def _get(queue: WorkQueue[str]) -> str:
@@ -147,7 +148,9 @@ async def test_the_earliest_of_several_delays_wins() -> None:
 async def test_add_rate_limited_backs_off_and_counts_retries() -> None:
     clock = ManualClock()
     metrics = Metrics()
-    queue: WorkQueue[str] = WorkQueue(clock, RateLimiter(clock, qps=1e9, burst=10**9), metrics=metrics)
+    queue: WorkQueue[str] = WorkQueue(
+        clock, RateLimiter(clock, qps=1e9, burst=10**9), name="modelservice", metrics=metrics
+    )
     queue.add_rate_limited("a")
     queue.add_rate_limited("a")  # second retry's 10 ms delay is later than the first: ignored
     clock.advance(0.004)
