@@ -25,11 +25,11 @@ from typing import Any
 
 from reconciler.cache import GVK, MODELSERVICE, Cache
 from reconciler.context import ConflictMemo, Deps
-from reconciler.controller import Controller
 from reconciler.pods import POD
 from reconciler.reconcile import reconcile
 from reconciler.runtime.client import Client
 from reconciler.runtime.clock import Clock, SystemClock
+from reconciler.runtime.controller import Controller
 from reconciler.runtime.discovery import RestMapper
 from reconciler.runtime.errors import ApiError
 from reconciler.runtime.events import EventRecorder

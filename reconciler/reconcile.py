@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler import apply
 from reconciler.cache import MODELSERVICE, Cache, split_key
 from reconciler.context import ChildError, Deps, Pass
-from reconciler.runtime.errors import ApiError, TerminalError
+from reconciler.runtime.controller import Result
+from reconciler.runtime.errors import ApiError, ReconcileFailed, TerminalError
 from shared import api, names, validation
 from shared.api import ModelService
 from shared.builders import AUTOSCALER_KINDS, AUTOSCALERS, DesiredState, build_all
@@ -41,22 +41,6 @@ log = logging.getLogger(__name__)
 
 FINALIZER = "model.otterscale.io/epp-cluster-rbac"
 ROLES: tuple[Role, ...] = ("decode", "prefill")
-
-
-@dataclass(frozen=True)
-class Result:
-    """What the controller does next: nothing, retry with backoff, or look again after a delay."""
-
-    requeue: bool = False
-    requeue_after: float | None = None
-
-
-class ReconcileFailed(Exception):
-    """Some children could not be written; retried with backoff (status already says why)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 async def reconcile(key: str, deps: Deps) -> Result:

@@ -1,7 +1,8 @@
-"""The reconciler's error vocabulary.
+"""The runtime's error vocabulary.
 
-``TerminalError`` means "the object is wrong, retrying will not help". Everything else is an API
-failure, typed by what the caller does about it: ``NotFound`` (gone: fine when deleting),
+``TerminalError`` means "the object is wrong, retrying will not help"; ``ReconcileFailed`` means
+"this reconcile failed and said why; retry with backoff". Everything else is an API failure,
+typed by what the caller does about it: ``NotFound`` (gone: fine when deleting),
 ``Conflict``/``AlreadyExists`` (stale cache: requeue), ``Gone`` (resourceVersion too old: relist),
 and the rest, which retry with backoff (``retryable`` says whether that is likely to help, and
 ``retry_after`` carries the server's Retry-After hint).
@@ -15,6 +16,15 @@ from typing import Any
 
 class TerminalError(Exception):
     """A spec the reconciler cannot act on; recorded on the status and not retried."""
+
+
+class ReconcileFailed(Exception):
+    """A reconcile failed after recording why (on the object's status, say); retried with backoff,
+    waiting at least ``retry_after`` seconds when the API server asked for that."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ApiError(Exception):

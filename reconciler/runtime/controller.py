@@ -12,15 +12,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from reconciler.reconcile import ReconcileFailed, Result
 from reconciler.runtime import logcontext
 from reconciler.runtime.clock import Clock
-from reconciler.runtime.errors import ApiError, TerminalError
+from reconciler.runtime.errors import ApiError, ReconcileFailed, TerminalError
 from reconciler.runtime.metrics import Metrics
 from reconciler.runtime.queue import ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the controller does next: nothing, retry with backoff, or look again after a delay."""
+
+    requeue: bool = False
+    requeue_after: float | None = None
+
 
 ReconcileFn = Callable[[str], Awaitable[Result]]
 
