@@ -20,6 +20,7 @@ from pydantic import (
     model_serializer,
 )
 
+from shared import formats
 from shared.kube_types import (
     Bool,
     EnvVar,
@@ -312,9 +313,10 @@ class ModelServiceSpec(WireModel):
 class Condition(WireModel):
     """A metav1.Condition."""
 
+    # metav1.Condition's limit of 316: a prefix and a name part at their longest, the '/' not counted.
     type: str = Field(
-        max_length=316,
-        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        max_length=formats.DNS1123_SUBDOMAIN_MAX + formats.NAME_PART_MAX,
+        pattern=formats.QUALIFIED_NAME_PATTERN,
     )
     """Condition type in CamelCase."""
     status: ConditionStatus

@@ -1,12 +1,16 @@
-"""Kubernetes string formats that a ModelService passes on to its children, as pure checks.
+"""Kubernetes name, label and string formats, as pure checks: the one statement of these rules.
 
 Each check returns the reasons a value breaks the format (empty when it is valid), so a rule can
 report every reason at the field the user wrote. The formats are the ones the API server enforces
-on the child that receives the value: label keys and values on pod templates, annotation keys,
-object names in references, container port names, and Gateway API hostnames. Checking them at
-admission turns a child that would fail at every reconcile into one clear denial. Image references
-are the exception: nothing checks them until a pod is created or pulls, so admission is the first
-place that can name the field.
+on the child that receives the value: object names (DNS-1123 labels and subdomains, DNS-1035
+labels for Services), label keys and values on pod templates, annotation keys, container port
+names, and Gateway API hostnames. Checking them at admission turns a child that would fail at
+every reconcile into one clear denial. Image references are the exception: nothing checks them
+until a pod is created or pulls, so admission is the first place that can name the field.
+
+Everything else that needs one of these rules takes it from here: the spec rules, the derived-name
+check (`shared.namecheck`), the recorded base name (`shared.names`), the CRD's condition type
+pattern (`shared.api`) and the tests' conformance harness.
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ import re
 from collections.abc import Mapping
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*"
+_NAME_PART = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _DNS1123_LABEL_RE = re.compile(rf"^{_DNS1123_LABEL}$")
-_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
-_QUALIFIED_NAME_PART_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_SUBDOMAIN}$")
+_QUALIFIED_NAME_PART_RE = re.compile(rf"^{_NAME_PART}$")
+_LABEL_VALUE_RE = re.compile(rf"^({_NAME_PART})?$")
 # The pattern of HTTPRoute `spec.hostnames` items (Gateway API standard channel).
-_GATEWAY_HOSTNAME_RE = re.compile(rf"^(\*\.)?{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
-# Every valid qualified name in one pattern: the fast path, since most keys are valid.
-_QUALIFIED_NAME_RE = re.compile(
-    rf"^({_DNS1123_LABEL}(\.{_DNS1123_LABEL})*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
-)
+_GATEWAY_HOSTNAME_RE = re.compile(rf"^(\*\.)?{_DNS1123_SUBDOMAIN}$")
+QUALIFIED_NAME_PATTERN = rf"^({_DNS1123_SUBDOMAIN}/)?({_NAME_PART})$"
+"""Every valid qualified name (label or annotation key) as one pattern, lengths aside: spelled as
+metav1.Condition's `type` pattern, which the CRD declares verbatim."""
+# The fast path of `qualified_name`, since most keys are valid.
+_QUALIFIED_NAME_RE = re.compile(QUALIFIED_NAME_PATTERN)
+DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+"""The characters of a DNS-1035 label (a Service name), lengths aside: see `is_dns1035_label`."""
 _DIGITS_AND_DOTS_RE = re.compile(r"^[0-9.]+$")
 _PORT_NAME_CHARS_RE = re.compile(r"^[-a-z0-9]+$")
 _HAS_LETTER_RE = re.compile(r"[a-z]")
@@ -35,6 +44,7 @@ _SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
+DNS1035_LABEL_MAX = 63
 NAME_PART_MAX = 63
 LABEL_VALUE_MAX = 63
 PORT_NAME_MAX = 15
@@ -66,6 +76,11 @@ def dns1123_subdomain(text: str) -> list[str]:
     if not _DNS1123_SUBDOMAIN_RE.match(text):
         return [f"must be a DNS-1123 subdomain: {_SUBDOMAIN_TEXT}"]
     return []
+
+
+def is_dns1035_label(text: str) -> bool:
+    """A DNS-1035 label: lowercase alphanumerics and '-', starts with a letter, at most 63 characters."""
+    return len(text) <= DNS1035_LABEL_MAX and DNS1035_LABEL_RE.match(text) is not None
 
 
 def qualified_name(text: str) -> list[str]:

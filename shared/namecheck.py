@@ -7,57 +7,43 @@ it breaks, so the webhook can refuse such a ModelService up front. It never rena
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from shared import names
+from shared import formats, names
 from shared.api import ModelService
 from shared.problems import Problem
 
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-MAX_NAME = 253
-MAX_LABEL = 63
-
-
-def is_dns1123_subdomain(text: str) -> bool:
-    return 0 < len(text) <= MAX_NAME and _DNS1123_SUBDOMAIN_RE.match(text) is not None
-
-
-def is_label_value(text: str) -> bool:
-    return len(text) <= MAX_LABEL and _LABEL_VALUE_RE.match(text) is not None
-
 
 def _subdomain(path: str, what: str, value: str) -> Iterator[Problem]:
-    if len(value) > MAX_NAME:
+    if len(value) > formats.DNS1123_SUBDOMAIN_MAX:
         yield Problem(
-            path, f"derived {what} name {value!r} is {len(value)} characters; the limit is {MAX_NAME}"
+            path,
+            f"derived {what} name {value!r} is {len(value)} characters; "
+            f"the limit is {formats.DNS1123_SUBDOMAIN_MAX}",
         )
-    elif not is_dns1123_subdomain(value):
+    elif formats.dns1123_subdomain(value):  # reasons found: said here of the derived name
         yield Problem(path, f"derived {what} name {value!r} is not a valid DNS-1123 subdomain")
 
 
 def _dns1035(path: str, what: str, value: str) -> Iterator[Problem]:
-    if len(value) > MAX_LABEL:
+    if len(value) > formats.DNS1035_LABEL_MAX:
         yield Problem(
             path,
             f"derived {what} name {value!r} is {len(value)} characters; {what} names are DNS-1035 labels "
-            f"of at most {MAX_LABEL} characters",
+            f"of at most {formats.DNS1035_LABEL_MAX} characters",
         )
-    elif not names.is_dns1035_label(value):
+    elif not formats.is_dns1035_label(value):
         yield Problem(path, f"derived {what} name {value!r} is not a valid DNS-1035 label")
 
 
 def _label(path: str, what: str, value: str) -> Iterator[Problem]:
-    if len(value) > MAX_LABEL:
+    if len(value) > formats.LABEL_VALUE_MAX:
         yield Problem(
             path,
             f"{value!r} is used as the {what} label value and is {len(value)} characters; "
-            f"label values are at most {MAX_LABEL} characters",
+            f"label values are at most {formats.LABEL_VALUE_MAX} characters",
         )
-    elif not is_label_value(value):
+    elif formats.label_value(value):  # reasons found: said here of the label
         yield Problem(path, f"{value!r} is used as the {what} label value and is not a valid label value")
 
 
@@ -66,7 +52,7 @@ def check_names(ms: ModelService) -> list[Problem]:
     name_path = "metadata.name"
     problems: list[Problem] = []
     recorded = names.recorded_base_name(ms)
-    if recorded is not None and not names.is_dns1035_label(recorded):
+    if recorded is not None and not formats.is_dns1035_label(recorded):
         problems.append(
             Problem(
                 f"metadata.annotations[{names.DNS1035_NAME_ANNOTATION}]",

@@ -13,6 +13,7 @@ import functools
 import re
 from typing import Literal
 
+from shared import formats
 from shared.api import ModelService
 
 Role = Literal["decode", "prefill"]
@@ -20,7 +21,6 @@ Role = Literal["decode", "prefill"]
 DNS1035_NAME_ANNOTATION = "model.otterscale.io/dns1035-name"
 """Annotation holding SAN(NAME), recorded by the mutating webhook on CREATE."""
 
-_DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _FALLBACK = "modelservice"
 
 
@@ -43,7 +43,7 @@ def sanitize_dns1035(text: str) -> str:
     """The reference's DNS-1035 sanitizer (SAN): lowercase, map ._- to -, drop the rest, no truncation."""
     # Names are derived several times per admission and per reconcile: names of API-server size
     # are remembered (a longer text, possible only in a request made by hand, is not).
-    return _sanitize_cached(text) if len(text) <= 253 else _sanitize(text)
+    return _sanitize_cached(text) if len(text) <= formats.DNS1123_SUBDOMAIN_MAX else _sanitize(text)
 
 
 def _sanitize(text: str) -> str:
@@ -58,11 +58,6 @@ def _sanitize(text: str) -> str:
 _sanitize_cached = functools.lru_cache(maxsize=4096)(_sanitize)
 
 
-def is_dns1035_label(text: str) -> bool:
-    """A DNS-1035 label: lowercase alphanumerics and '-', starts with a letter, at most 63 characters."""
-    return len(text) <= 63 and _DNS1035_LABEL_RE.match(text) is not None
-
-
 def recorded_base_name(ms: ModelService) -> str | None:
     """The sanitized base name the webhook recorded at creation, if any."""
     annotations = ms.metadata.annotations or {}
@@ -70,9 +65,11 @@ def recorded_base_name(ms: ModelService) -> str | None:
 
 
 def base_name(ms: ModelService) -> str:
-    """SAN(NAME): the recorded annotation when it holds a DNS-1035 label, else computed."""
+    """SAN(NAME): the recorded annotation when it holds a DNS-1035 label's characters, else computed."""
     recorded = recorded_base_name(ms)
-    if recorded is not None and _DNS1035_LABEL_RE.match(recorded):
+    # The characters only: a record past the length limit is the name check's to report
+    # (`shared.namecheck`), and the children keep the name it records.
+    if recorded is not None and formats.DNS1035_LABEL_RE.match(recorded):
         return recorded
     return sanitize_dns1035(ms.metadata.name)
 
