@@ -3,59 +3,22 @@
 The bundled Kubernetes schemas and the CRD schemas carry types and required fields only; the API
 server enforces names, label syntax, enums, port ranges and cross-field rules in Go code. These are
 the ones a builder can plausibly get wrong. Each check returns messages "path: reason".
+
+Names, label keys and values and port names are judged by `shared.formats`, the rules admission
+enforces: what these checks test is the builders' output, which nothing checks against those rules
+before it gets here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_RE = re.compile(rf"^{_DNS1123_LABEL}$")
-_DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
-_DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_IANA_SVC_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+from shared import formats
 
 PULL_POLICIES = frozenset({"Always", "IfNotPresent", "Never"})
 PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
 CLUSTER_SCOPED = frozenset({"ClusterRole", "ClusterRoleBinding", "Namespace"})
-
-
-def is_dns1123_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1123_LABEL_RE.match(text))
-
-
-def is_dns1123_subdomain(text: str) -> bool:
-    return len(text) <= 253 and bool(_DNS1123_SUBDOMAIN_RE.match(text))
-
-
-def is_dns1035_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1035_LABEL_RE.match(text))
-
-
-def is_qualified_name(key: str) -> bool:
-    """A label or annotation key: optional DNS-1123 subdomain prefix and '/', then a name of <= 63."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and not is_dns1123_subdomain(prefix):
-        return False
-    return len(name) <= 63 and bool(_QUALIFIED_NAME_RE.match(name))
-
-
-def is_label_value(value: str) -> bool:
-    return len(value) <= 63 and bool(_LABEL_VALUE_RE.match(value))
-
-
-def is_port_name(name: str) -> bool:
-    """IANA_SVC_NAME: at most 15 characters, at least one letter, no leading, trailing or double '-'."""
-    return (
-        len(name) <= 15
-        and bool(_IANA_SVC_NAME_RE.match(name))
-        and "--" not in name
-        and any(c.isalpha() for c in name)
-    )
 
 
 def check_nulls(value: Any, path: str = "") -> Iterator[str]:
@@ -72,9 +35,9 @@ def check_nulls(value: Any, path: str = "") -> Iterator[str]:
 
 def check_labels(labels: Mapping[str, Any], path: str) -> Iterator[str]:
     for key, value in labels.items():
-        if not is_qualified_name(key):
+        if formats.qualified_name(key):
             yield f"{path}: invalid label key {key!r}"
-        if not isinstance(value, str) or not is_label_value(value):
+        if not isinstance(value, str) or formats.label_value(value):
             yield f"{path}: invalid value {value!r} for label {key!r}"
 
 
@@ -82,18 +45,18 @@ def check_metadata(obj: Mapping[str, Any]) -> Iterator[str]:
     """Name syntax by kind, namespace presence by scope, label and annotation syntax, owner refs."""
     meta = obj.get("metadata") or {}
     name, kind = meta.get("name", ""), obj.get("kind", "")
-    valid = is_dns1035_label(name) if kind == "Service" else is_dns1123_subdomain(name)
+    valid = formats.is_dns1035_label(name) if kind == "Service" else not formats.dns1123_subdomain(name)
     if not valid:
         rule = "DNS-1035 label" if kind == "Service" else "DNS-1123 subdomain"
         yield f"metadata.name: {name!r} is not a valid {rule}"
     namespace = meta.get("namespace")
     if kind in CLUSTER_SCOPED and namespace is not None:
         yield f"metadata.namespace: cluster-scoped {kind} must not have a namespace"
-    if namespace is not None and not is_dns1123_label(namespace):
+    if namespace is not None and formats.dns1123_label(namespace):
         yield f"metadata.namespace: {namespace!r} is not a valid DNS-1123 label"
     yield from check_labels(meta.get("labels") or {}, "metadata.labels")
     for key in meta.get("annotations") or {}:
-        if not is_qualified_name(key):
+        if formats.qualified_name(key):
             yield f"metadata.annotations: invalid annotation key {key!r}"
     for i, ref in enumerate(meta.get("ownerReferences") or ()):
         if kind in CLUSTER_SCOPED:
@@ -110,7 +73,7 @@ def _check_ports(ports: list[Mapping[str, Any]], path: str) -> Iterator[str]:
         number = port.get("containerPort")
         if not isinstance(number, int) or not 1 <= number <= 65535:
             yield f"{path}[{i}].containerPort: {number!r} is not in 1..65535"
-        if "name" in port and not is_port_name(port["name"]):
+        if "name" in port and formats.port_name(port["name"]):
             yield f"{path}[{i}].name: {port['name']!r} is not a valid IANA service name"
         if port.get("protocol", "TCP") not in PROTOCOLS:
             yield f"{path}[{i}].protocol: {port['protocol']!r} is not one of {sorted(PROTOCOLS)}"
@@ -128,7 +91,7 @@ def _check_probe_ports(container: Mapping[str, Any], path: str) -> Iterator[str]
 def check_container(
     container: Mapping[str, Any], path: str, volumes: set[str], *, init: bool
 ) -> Iterator[str]:
-    if not is_dns1123_label(container.get("name", "")):
+    if formats.dns1123_label(container.get("name", "")):
         yield f"{path}.name: {container.get('name')!r} is not a valid DNS-1123 label"
     policy = container.get("imagePullPolicy")
     if policy is not None and policy not in PULL_POLICIES:
@@ -151,7 +114,7 @@ def check_pod_spec(pod: Mapping[str, Any], path: str) -> Iterator[str]:
     if len(set(volume_names)) != len(volume_names):
         yield f"{path}.volumes: duplicate volume names {volume_names}"
     for i, volume in enumerate(pod.get("volumes") or ()):
-        if not is_dns1123_label(volume.get("name", "")):
+        if formats.dns1123_label(volume.get("name", "")):
             yield f"{path}.volumes[{i}].name: {volume.get('name')!r} is not a valid DNS-1123 label"
         if "secret" in volume and not volume["secret"].get("secretName"):
             yield f"{path}.volumes[{i}].secret.secretName: required"
@@ -199,7 +162,7 @@ def check_service(obj: Mapping[str, Any]) -> Iterator[str]:
         target = port.get("targetPort", port.get("port"))
         if isinstance(target, int) and not 1 <= target <= 65535:
             yield f"spec.ports[{i}].targetPort: {target} is not in 1..65535"
-        if isinstance(target, str) and not is_port_name(target):
+        if isinstance(target, str) and formats.port_name(target):
             yield f"spec.ports[{i}].targetPort: {target!r} is not a valid port name"
         if port.get("protocol", "TCP") not in PROTOCOLS:
             yield f"spec.ports[{i}].protocol: {port['protocol']!r} is not one of {sorted(PROTOCOLS)}"
