@@ -21,8 +21,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler import fields, pods
+from reconciler import pods
 from reconciler.pods import DEPLOYMENT, POD
+from reconciler.runtime import managedfields as fields
 from reconciler.runtime.client import Manifest, Resource
 from reconciler.runtime.clock import Clock
 from reconciler.runtime.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim

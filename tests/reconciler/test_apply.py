@@ -18,8 +18,8 @@ from reconciler.apply import (
     replicas_handover,
     takeover_patch,
 )
-from reconciler.fields import differs, has_legacy_entry, is_subset, slim_managed_fields
 from reconciler.runtime.client import FIELD_MANAGER
+from reconciler.runtime.managedfields import differs, has_legacy_entry, is_subset, slim_managed_fields
 from shared import labels
 
 Manifest = dict[str, Any]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.fields import is_subset
 from reconciler.reconcile import FINALIZER
 from reconciler.runtime.client import FIELD_MANAGER, Client
+from reconciler.runtime.managedfields import is_subset
 from shared.api import ModelService
 from shared.builders import build_all
 from shared.settings import OperatorSettings

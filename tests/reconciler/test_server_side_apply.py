@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 
-from reconciler import apply, fields
+from reconciler import apply
 from reconciler.cache import Cache
 from reconciler.context import ConflictMemo, Deps, Pass
 from reconciler.pods import TEMPLATE_HASH
+from reconciler.runtime import managedfields as fields
 from reconciler.runtime.client import FIELD_MANAGER, USER_AGENT, Client
 from reconciler.runtime.clock import SystemClock
 from reconciler.runtime.discovery import RestMapper
