@@ -44,9 +44,9 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from reconciler.cache import GVK
 from reconciler.context import ChildError, Deps, Pass
 from reconciler.runtime import managedfields as fields
+from reconciler.runtime.cache import GVK
 from reconciler.runtime.client import Manifest, Resource
 from reconciler.runtime.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from reconciler.runtime.informer import ObjKey

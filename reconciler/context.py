@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.cache import GVK, Cache
+from reconciler.runtime.cache import GVK, Cache
 from reconciler.runtime.client import Manifest, Resource
 from reconciler.runtime.clock import Clock
 from reconciler.runtime.discovery import RestMapper

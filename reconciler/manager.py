@@ -23,10 +23,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.cache import GVK, MODELSERVICE, Cache
+from reconciler import watches
 from reconciler.context import ConflictMemo, Deps
 from reconciler.pods import POD
 from reconciler.reconcile import reconcile
+from reconciler.runtime.cache import GVK, Cache
 from reconciler.runtime.client import Client
 from reconciler.runtime.clock import Clock, SystemClock
 from reconciler.runtime.controller import Controller
@@ -97,6 +98,7 @@ class Manager:
             client,
             self.clock,
             self.queue.add,
+            watches.relation,
             namespaces=options.namespaces,
             watch_timeout=options.watch_timeout,
         )
@@ -260,7 +262,7 @@ class Manager:
                 self.metrics.cached_objects.labels(kind).set(count)
 
     def enqueue_all(self) -> None:
-        for key in self.cache.keys(MODELSERVICE):
+        for key in self.cache.keys(watches.MODELSERVICE):
             self.queue.add(key)
 
 

@@ -11,7 +11,8 @@ pod is mostly Python's per-object overhead: 10,000 serving pods cost about 12 MB
 A Pod names its ReplicaSet, not its ModelService; the Deployment controller names a ReplicaSet
 ``<deployment>-<pod-template-hash>`` and puts the same hash on its pods, so the Deployment is known
 from the pod alone (``deployment_key``), whatever order the informers deliver things in. The cache
-indexes pods by that Deployment and enqueues the Deployment's owner when one changes.
+files pods under that Deployment and enqueues the Deployment's owner when one changes
+(``reconciler.watches``).
 """
 
 from __future__ import annotations
@@ -98,33 +99,3 @@ def _pick(obj: Mapping[str, Any], fields: tuple[str, ...]) -> Manifest:
 
 def _text(value: Any) -> Any:
     return value[:MAX_TEXT] if isinstance(value, str) else value
-
-
-class PodIndex:
-    """Deployment key (namespace/name) to the keys of its cached pods."""
-
-    def __init__(self) -> None:
-        self._members: dict[str, set[tuple[str, str]]] = {}
-        self._keys: dict[str, str] = {}
-        """One shared string per Deployment key: every pod of a Deployment points at it."""
-
-    def deployment_of(self, pod: Mapping[str, Any]) -> str | None:
-        """``deployment_key`` of ``pod``, as the one shared string for that Deployment."""
-        found = deployment_key(pod)
-        return None if found is None else self._keys.setdefault(found, found)
-
-    def move(self, key: tuple[str, str], old: str | None, new: str | None) -> None:
-        """Pod ``key`` now belongs to Deployment ``new`` (None: gone), no longer to ``old``."""
-        if old is not None and old != new:
-            members = self._members.get(old)
-            if members is not None:
-                members.discard(key)
-                if not members:
-                    del self._members[old]
-                    self._keys.pop(old, None)
-        if new is not None:
-            self._members.setdefault(new, set()).add(key)
-
-    def of(self, deployment: str) -> set[tuple[str, str]]:
-        """Keys of the pods of Deployment ``deployment`` (namespace/name); do not change the set."""
-        return self._members.get(deployment) or set()

@@ -24,11 +24,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler import apply
-from reconciler.cache import MODELSERVICE, Cache, split_key
+from reconciler import apply, pods
 from reconciler.context import ChildError, Deps, Pass
+from reconciler.runtime.cache import Cache, split_key
 from reconciler.runtime.controller import Result
 from reconciler.runtime.errors import ApiError, ReconcileFailed, TerminalError
+from reconciler.watches import MODELSERVICE
 from shared import api, names, validation
 from shared.api import ModelService
 from shared.builders import AUTOSCALER_KINDS, AUTOSCALERS, DesiredState, build_all
@@ -169,9 +170,9 @@ def observe(ms: ModelService, desired: DesiredState, p: Pass, cache: Cache) -> O
         prefill=p.find("apps/v1", "Deployment", prefill) if wants_prefill else None,
         prefill_enabled=wants_prefill,
         epp=p.find("apps/v1", "Deployment", names.epp_name(ms)),
-        decode_pods=cache.pods(p.namespace, names.decode_name(ms)),
-        prefill_pods=cache.pods(p.namespace, prefill) if wants_prefill else (),
-        epp_pods=cache.pods(p.namespace, names.epp_name(ms)),
+        decode_pods=cache.dependents(pods.POD, p.namespace, names.decode_name(ms)),
+        prefill_pods=cache.dependents(pods.POD, p.namespace, prefill) if wants_prefill else (),
+        epp_pods=cache.dependents(pods.POD, p.namespace, names.epp_name(ms)),
         pool=_find_kind(p, "InferencePool", names.inference_pool_name(ms)),
         route=_find_kind(p, "HTTPRoute", names.http_route_name(ms)),
         route_wanted=wants_route,

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.cache import MODELSERVICE, Cache, owner_key
+from reconciler import watches
+from reconciler.runtime.cache import Cache
 from reconciler.runtime.client import Client
 from reconciler.runtime.clock import SystemClock
+from reconciler.watches import MODELSERVICE, owner_key
 from shared import labels
 from tests.reconciler.harness import (
     CLUSTERROLES,
@@ -60,6 +62,7 @@ async def cache(cluster: Cluster) -> AsyncIterator[tuple[Cache, list[str]]]:
             client,
             SystemClock(),
             keys.append,
+            watches.relation,
             namespaces=(cluster.namespace,),
             page_size=2,
             watch_timeout=30,

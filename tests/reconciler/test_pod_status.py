@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.pods import slim_pod
+from reconciler.pods import POD, slim_pod
 from shared.quoting import quote
 from tests.reconciler.harness import Running, condition, get, model_service, running_reconciler, wait_for
 from tests.reconciler.kubelet import CUSTOM, Kubelet, pod_status, running, stamp, terminated, waiting
@@ -177,7 +177,9 @@ async def settled(r: Running, cluster: Cluster, kubelet: Kubelet) -> Manifest:
     """The test's decode pod, once it is scheduled and cached and the rest of the ModelService (the
     EPP, which KWOK runs) is ready: from then on only the test's writes change anything."""
     pod = await kubelet.scheduled_pod("qwen-decode")
-    await wait_for(lambda: r.manager.cache.pods(cluster.namespace, "qwen-decode"), STEP, "the pod cached")
+    await wait_for(
+        lambda: r.manager.cache.dependents(POD, cluster.namespace, "qwen-decode"), STEP, "the pod cached"
+    )
     await wait_for(
         lambda: (
             condition(get(cluster, "ModelService", "qwen"), "EndpointPickerReady").get("status") == "True"
@@ -204,7 +206,7 @@ async def after_one_reconcile(
     meta = written["metadata"]
 
     def delivered() -> bool:
-        cached = r.manager.cache.pods(cluster.namespace, "qwen-decode")
+        cached = r.manager.cache.dependents(POD, cluster.namespace, "qwen-decode")
         return any(p["metadata"]["resourceVersion"] == meta["resourceVersion"] for p in cached)
 
     await wait_for(delivered, STEP, f"the reconciler's cache to hold pod {meta['name']} as written")

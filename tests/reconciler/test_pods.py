@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from reconciler.manager import Manager
-from reconciler.pods import deployment_key, slim_pod
+from reconciler.pods import POD, deployment_key, slim_pod
 from reconciler.runtime.client import Client
 from reconciler.runtime.informer import Codec
 from shared.settings import OperatorSettings
@@ -173,10 +173,10 @@ async def test_serving_pods_are_cached_slim_and_a_pod_change_requeues_its_model_
 
         def cached_as_live() -> bool:
             live = cluster.get("v1", "Pod", pod["metadata"]["name"])
-            return live is not None and cache.pods(namespace, "qwen-decode") == [slim_pod(live)]
+            return live is not None and cache.dependents(POD, namespace, "qwen-decode") == [slim_pod(live)]
 
         await wait_for(cached_as_live, message="the decode pod cached, slim")
-        await wait_for(lambda: cache.pods(namespace, "qwen-epp"), message="the EPP pod cached")
+        await wait_for(lambda: cache.dependents(POD, namespace, "qwen-epp"), message="the EPP pod cached")
         full, kept = len(orjson.dumps(pod)), len(Codec().encode(slim_pod(pod)))
         assert kept < full / 4, f"a cached pod takes {kept} of {full} bytes"
 
@@ -188,7 +188,10 @@ async def test_serving_pods_are_cached_slim_and_a_pod_change_requeues_its_model_
         )
         rv = written["metadata"]["resourceVersion"]
         await wait_for(
-            lambda: [p["metadata"]["resourceVersion"] for p in cache.pods(namespace, "qwen-decode")] == [rv]
+            lambda: (
+                [p["metadata"]["resourceVersion"] for p in cache.dependents(POD, namespace, "qwen-decode")]
+                == [rv]
+            )
         )
         await wait_for(lambda: r.manager.controller.reconciles > before, message="the ModelService requeued")
         assert cache.fingerprint(key) != fingerprint

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from reconciler import apply
-from reconciler.cache import Cache
+from reconciler import apply, watches
 from reconciler.context import ConflictMemo, Deps, Pass
 from reconciler.pods import TEMPLATE_HASH
 from reconciler.runtime import managedfields as fields
+from reconciler.runtime.cache import Cache
 from reconciler.runtime.client import FIELD_MANAGER, USER_AGENT, Client
 from reconciler.runtime.clock import SystemClock
 from reconciler.runtime.discovery import RestMapper
@@ -256,7 +256,7 @@ async def _applier(cluster: Cluster, *kinds: tuple[str, str]) -> AsyncIterator[D
     async with Client(cluster.client_config()) as client:
         mapper = RestMapper(client)
         await mapper.refresh({api_version for api_version, _ in kinds})
-        cache = Cache(client, clock, lambda key: None, namespaces=(cluster.namespace,))
+        cache = Cache(client, clock, lambda key: None, watches.relation, namespaces=(cluster.namespace,))
         for gvk in kinds:
             cache.watch(mapper.resource(*gvk), labels.MANAGED_SELECTOR)
         try:

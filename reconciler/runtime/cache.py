@@ -1,15 +1,15 @@
-"""The reconciler's view of the cluster: one informer per kind (and namespace), an owner index, and
-the writes the reconciler made that the watches have not delivered yet.
+"""A controller's view of the cluster: one informer per kind (and namespace), owner indexes, and
+the writes the controller made that the watches have not delivered yet.
 
-Reconciles read only from here, so a reconcile that changes nothing makes no API request. Every
-change of a ModelService enqueues its key; every change of a child enqueues its controlling
-ModelService (controller ownerReference, or the ownership labels on cluster-scoped children), as
-controller-runtime's ``EnqueueRequestForOwner`` does. Serving pods are cached slim
-(``reconciler.pods``) and indexed by the Deployment that made them; a pod's change enqueues that
-Deployment's owner, and the pods join the owner's fingerprint, so a pod that changes is looked at
-and a pass over pods that did not is still skipped.
+Reconciles read only from here, so a reconcile that changes nothing makes no API request. Which
+key an event enqueues is the controller's to say, per kind (``Relation``): an object of the
+primary kind enqueues its own key; an owned object (a child) enqueues the key of its owner, as
+controller-runtime's ``EnqueueRequestForOwner`` does; a dependent belongs to an owned object (a
+pod to the Deployment that made it) and enqueues that object's owner. Children are indexed by
+owner and dependents by the object they belong to, so an owner's ``fingerprint`` covers both: a
+dependent that changes is looked at, and a pass over ones that did not is still skipped.
 
-The write overlay is client-go's MutationCache idea: an object the reconciler just created or
+The write overlay is client-go's MutationCache idea: an object the controller just created or
 updated is served from the overlay until its informer catches up (resourceVersions are etcd
 revisions and compare as integers), so a reconcile that runs before the watch event arrives does
 not create the same child twice or rewrite a status it just wrote.
@@ -18,34 +18,46 @@ not create the same child twice or rewrite a status it just wrote.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from reconciler import pods
-from reconciler.pods import DEPLOYMENT, POD
-from reconciler.runtime import managedfields as fields
 from reconciler.runtime.client import Manifest, Resource
 from reconciler.runtime.clock import Clock
-from reconciler.runtime.informer import Entry, Informer, ListWatchClient, ObjKey, OwnerOf, key_of, slim
-from shared import api, labels
+from reconciler.runtime.informer import (
+    Entry,
+    Informer,
+    ListWatchClient,
+    ObjKey,
+    OwnerOf,
+    Transform,
+    key_of,
+    slim,
+)
 
 GVK = tuple[str, str]
 """(apiVersion, kind)"""
-MODELSERVICE: GVK = (api.API_VERSION, api.KIND)
 OVERLAY_TTL = 60.0
 """Seconds an unconfirmed write is trusted over the informer (a dropped watch relists long before)."""
 
+M = TypeVar("M", bound=Hashable)
 
-def owner_key(obj: Manifest) -> str | None:
-    """namespace/name of the ModelService controlling ``obj``, if any."""
-    meta = obj["metadata"]
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("controller") and ref.get("kind") == api.KIND and ref.get("apiVersion") == api.API_VERSION:
-            return f"{meta.get('namespace', '')}/{ref.get('name', '')}"
-    found = meta.get("labels") or {}
-    name = found.get(labels.OWNER_NAME)
-    namespace = found.get(labels.OWNER_NAMESPACE) or meta.get("namespace")
-    return f"{namespace}/{name}" if name and namespace else None
+
+@dataclass(frozen=True)
+class Relation:
+    """How the objects of one kind relate to the objects the controller reconciles."""
+
+    owner_of: OwnerOf | None = None
+    """namespace/name of the object this one belongs to; None for the primary kind, whose objects
+    enqueue their own key."""
+    through: GVK | None = None
+    """Set for dependents: ``owner_of`` names a cached object of this kind, whose owner is enqueued."""
+    transform: Transform = slim
+    """What the informer keeps of each object."""
+
+
+Relations = Callable[[GVK], Relation]
+"""The controller's relation for each kind it watches."""
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -61,14 +73,43 @@ class _Write:
     expires: float
 
 
+class _Index(Generic[M]):
+    """Key (namespace/name) to the members filed under it, with one shared string per key: the
+    cache entry of every member points at it (a dozen children, or thousands of pods, per key)."""
+
+    def __init__(self) -> None:
+        self._members: dict[str, set[M]] = {}
+        self._keys: dict[str, str] = {}
+
+    def intern(self, key: str | None) -> str | None:
+        return None if key is None else self._keys.setdefault(key, key)
+
+    def move(self, member: M, old: str | None, new: str | None) -> None:
+        """``member`` is now filed under ``new`` (None: gone), no longer under ``old``."""
+        if old is not None and old != new:
+            members = self._members.get(old)
+            if members is not None:
+                members.discard(member)
+                if not members:
+                    del self._members[old]
+                    self._keys.pop(old, None)
+        if new is not None:
+            self._members.setdefault(new, set()).add(member)
+
+    def of(self, key: str) -> set[M]:
+        """The members filed under ``key``; do not change the set."""
+        return self._members.get(key) or set()
+
+
 class Cache:
-    """Informers per kind, an index from owner key to children, and the write overlay."""
+    """Informers per kind, the owner and dependent indexes, and the write overlay."""
 
     def __init__(
         self,
         client: ListWatchClient,
         clock: Clock,
         enqueue: Callable[[str], None],
+        relation_of: Relations,
         *,
         namespaces: Iterable[str] = (),
         watch_timeout: int = 300,
@@ -77,15 +118,18 @@ class Cache:
         self._client = client
         self._clock = clock
         self._enqueue = enqueue
+        self._relation_of = relation_of
         self._namespaces = tuple(namespaces)
         self._watch_timeout = watch_timeout
         self._page_size = page_size
         self._informers: dict[GVK, dict[str | None, Informer]] = {}
         self._tasks: dict[GVK, list[asyncio.Task[None]]] = {}
-        self._index: dict[str, set[tuple[GVK, ObjKey]]] = {}
+        self._relations: dict[GVK, Relation] = {}
         self._overlay: dict[tuple[GVK, ObjKey], _Write] = {}
-        self._owners: dict[str, str] = {}
-        self._pods = pods.PodIndex()
+        self._owned: _Index[tuple[GVK, ObjKey]] = _Index()
+        """Owner key to the children it owns."""
+        self._dependents: dict[GVK, _Index[ObjKey]] = {}
+        """Per dependent kind: the key of the object dependents belong to, to their keys."""
 
     # --- informers -------------------------------------------------------------------------------
 
@@ -94,6 +138,9 @@ class Cache:
         gvk = (resource.api_version, resource.kind)
         if gvk in self._informers:
             return
+        relation = self._relations.setdefault(gvk, self._relation_of(gvk))
+        if relation.through is not None:
+            self._dependents.setdefault(gvk, _Index())
         scopes: tuple[str | None, ...] = (
             self._namespaces if resource.namespaced and self._namespaces else (None,)
         )
@@ -103,10 +150,10 @@ class Cache:
                 resource,
                 lambda key, old, new, gvk=gvk: self._on_event(gvk, key, old, new),  # type: ignore[misc]
                 self._clock,
-                owner_of=self._owner_function(gvk),
+                owner_of=self._owner_function(gvk, relation),
                 namespace=scope,
                 label_selector=label_selector,
-                transform=_transform(gvk),
+                transform=relation.transform,
                 page_size=self._page_size,
                 watch_timeout=self._watch_timeout,
             )
@@ -183,62 +230,68 @@ class Cache:
         return group.get(namespace or None) or group.get(None)
 
     def owned_keys(self, owner: str) -> list[tuple[GVK, ObjKey]]:
-        """(kind, key) of the cached children whose controller (or ownership labels) is ``owner``,
-        including ones just written that no watch has delivered yet."""
-        indexed = self._index.get(owner, set())
+        """(kind, key) of the cached children whose owner is ``owner``, including ones just
+        written that no watch has delivered yet."""
+        indexed = self._owned.of(owner)
         recent = {k for k, w in self._overlay.items() if w.entry is not None and w.entry.owner == owner}
         return [(gvk, key) for gvk, key in indexed | recent if self.entry(gvk, key[0], key[1])]
 
     def owned(self, owner: str) -> list[tuple[GVK, Manifest]]:
         """The cached children of ``owner``, decoded."""
         found = []
-        for gvk, (namespace, name) in self._index.get(owner, ()):
+        for gvk, (namespace, name) in self._owned.of(owner):
             obj = self.get(gvk, namespace or None, name)
             if obj is not None:
                 found.append((gvk, obj))
         return found
 
     def fingerprint(self, owner: str) -> int:
-        """A hash of which children ``owner`` has, the pods of its Deployments, and the
+        """A hash of which children ``owner`` has, the dependents of those children, and the
         resourceVersions of all of them; changes with any of them."""
         digest = 0
         count = 0
-        for gvk, key in self._index.get(owner, ()):
+        for gvk, key in self._owned.of(owner):
             found = self.entry(gvk, key[0], key[1])
             if found is None:
                 continue
             digest ^= hash((gvk, key, found.rv))
             count += 1
-            if gvk == DEPLOYMENT:
-                for pod_key in self._pods.of(f"{key[0]}/{key[1]}"):
-                    pod = self._stored(POD, pod_key)
-                    if pod is not None:
-                        digest ^= hash((POD, pod_key, pod.rv))
+            for dependent_gvk in self._dependent_kinds(gvk):
+                for dependent_key in self._dependents[dependent_gvk].of(f"{key[0]}/{key[1]}"):
+                    dependent = self._stored(dependent_gvk, dependent_key)
+                    if dependent is not None:
+                        digest ^= hash((dependent_gvk, dependent_key, dependent.rv))
                         count += 1
         return hash((digest, count))
 
-    def pods(self, namespace: str, deployment: str) -> list[Manifest]:
-        """The cached (slim) pods of Deployment ``namespace/deployment``, by name."""
-        found = [self._stored(POD, key) for key in self._pods.of(f"{namespace}/{deployment}")]
-        return sorted((e.obj() for e in found if e is not None), key=lambda p: str(p["metadata"]["name"]))
+    def dependents(self, gvk: GVK, namespace: str, name: str) -> list[Manifest]:
+        """The cached objects of dependent kind ``gvk`` that belong to ``namespace/name``, by name."""
+        index = self._dependents.get(gvk)
+        keys = index.of(f"{namespace}/{name}") if index is not None else set()
+        found = [self._stored(gvk, key) for key in keys]
+        return sorted((e.obj() for e in found if e is not None), key=lambda o: str(o["metadata"]["name"]))
 
-    def keys(self, gvk: GVK = MODELSERVICE) -> list[str]:
-        """namespace/name of every cached object of ``gvk`` (ModelServices by default)."""
-        return [f"{ns}/{name}" for i in self._informers.get(gvk, {}).values() for ns, name in i.store]
+    def keys(self, gvk: GVK | None = None) -> list[str]:
+        """namespace/name of every cached object of ``gvk``; by default of the primary kind (whose
+        objects enqueue their own key)."""
+        kinds = [gvk] if gvk is not None else [g for g, r in self._relations.items() if r.owner_of is None]
+        return [
+            f"{ns}/{name}" for k in kinds for i in self._informers.get(k, {}).values() for ns, name in i.store
+        ]
 
-    def _owner_function(self, gvk: GVK) -> OwnerOf | None:
-        """What a cache entry of ``gvk`` points at: nothing (ModelServices), the controlling
-        Deployment (pods), or the owning ModelService (children)."""
-        if gvk == MODELSERVICE:
+    def _dependent_kinds(self, gvk: GVK) -> list[GVK]:
+        return [d for d in self._dependents if self._relations[d].through == gvk]
+
+    def _owner_function(self, gvk: GVK, relation: Relation) -> OwnerOf | None:
+        """What a cache entry of ``gvk`` points at (nothing for the primary kind), as the one
+        shared string of its index."""
+        find = relation.owner_of
+        if find is None:
             return None
-        return self._pods.deployment_of if gvk == POD else self._owner_of
+        index = self._dependents[gvk] if relation.through is not None else self._owned
+        return lambda obj: index.intern(find(obj))
 
-    def _owner_of(self, obj: Manifest) -> str | None:
-        """The owner key, one shared string per owner (a dozen children point at each)."""
-        found = owner_key(obj)
-        return None if found is None else self._owners.setdefault(found, found)
-
-    # --- writes made by the reconciler ----------------------------------------------------------
+    # --- writes made by the controller ----------------------------------------------------------
 
     def record_write(self, gvk: GVK, obj: Manifest) -> None:
         """Serve ``obj`` (as the API server returned it) until the informer has caught up with it.
@@ -271,54 +324,44 @@ class Cache:
         write = self._overlay.get((gvk, key))
         if write is not None and (new is None or write.entry is None or _int(new.rv) >= write.rv):
             del self._overlay[(gvk, key)]
-        if gvk == MODELSERVICE:
+        if self._relations[gvk].owner_of is None:
             self._enqueue(f"{key[0]}/{key[1]}")
             return
         self._index_change(gvk, key, old, new)
 
     def _index_change(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
-        if gvk == POD:
-            self._reindex_pod(key, old, new)
-        elif gvk != MODELSERVICE:
-            self._reindex(gvk, key, old, new)
+        relation = self._relations[gvk]
+        if relation.owner_of is None:
+            return
+        if relation.through is not None:
+            self._reindex_dependent(gvk, relation.through, key, old, new)
+        else:
+            self._reindex_owned(gvk, key, old, new)
 
-    def _reindex_pod(self, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
-        """Move the pod between Deployments' pod sets; enqueue the owners of those Deployments (a
-        Deployment not cached yet enqueues its owner itself when it arrives)."""
-        old_deployment = old.owner if old is not None else None
-        new_deployment = new.owner if new is not None else None
-        self._pods.move(key, old_deployment, new_deployment)
-        for deployment in dict.fromkeys((old_deployment, new_deployment)):
-            if deployment is None:
+    def _reindex_dependent(
+        self, gvk: GVK, through: GVK, key: ObjKey, old: Entry | None, new: Entry | None
+    ) -> None:
+        """Move the dependent between the objects it belongs to; enqueue the owners of those
+        objects (one not cached yet enqueues its owner itself when it arrives)."""
+        old_parent = old.owner if old is not None else None
+        new_parent = new.owner if new is not None else None
+        self._dependents[gvk].move(key, old_parent, new_parent)
+        for parent in dict.fromkeys((old_parent, new_parent)):
+            if parent is None:
                 continue
-            namespace, name = split_key(deployment)
-            found = self.entry(DEPLOYMENT, namespace, name)
+            namespace, name = split_key(parent)
+            found = self.entry(through, namespace, name)
             if found is not None and found.owner is not None:
                 self._enqueue(found.owner)
 
-    def _reindex(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
+    def _reindex_owned(self, gvk: GVK, key: ObjKey, old: Entry | None, new: Entry | None) -> None:
         old_owner = old.owner if old is not None else None
         new_owner = new.owner if new is not None else None
+        self._owned.move((gvk, key), old_owner, new_owner)
         if old_owner is not None:
-            children = self._index.get(old_owner)
-            if children is not None:
-                children.discard((gvk, key))
-                if not children:
-                    del self._index[old_owner]
-                    self._owners.pop(old_owner, None)
             self._enqueue(old_owner)
-        if new_owner is not None:
-            self._index.setdefault(new_owner, set()).add((gvk, key))
-            if new_owner != old_owner:
-                self._enqueue(new_owner)
-
-
-def _transform(gvk: GVK) -> Callable[[Manifest], Manifest]:
-    """What is kept of an object: of a pod what the status reads, of a child the managedFields
-    entries of our own manager too (what we own decides whether an apply would change anything)."""
-    if gvk == POD:
-        return pods.slim_pod
-    return slim if gvk == MODELSERVICE else fields.slim_managed_fields
+        if new_owner is not None and new_owner != old_owner:
+            self._enqueue(new_owner)
 
 
 def _int_rv(obj: Manifest) -> int | None:
