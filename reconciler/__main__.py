@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import uvloop
 from aiohttp import web
 
-from reconciler import config
+from reconciler import apply, config
 from reconciler.manager import LeadershipLost, Manager
 from reconciler.runtime import health, logcontext
 from reconciler.runtime.client import Client, load_config
@@ -24,7 +24,9 @@ log = logging.getLogger("reconciler")
 async def run(cfg: config.ReconcilerConfig) -> int:
     """Run until SIGTERM/SIGINT (exit 0) or until leadership is lost (exit 1)."""
     metrics = Metrics()
-    connection = dataclasses.replace(load_config(cfg.kubeconfig, cfg.context), qps=cfg.qps, burst=cfg.burst)
+    connection = dataclasses.replace(
+        load_config(cfg.kubeconfig, cfg.context), qps=cfg.qps, burst=cfg.burst, user_agent=apply.USER_AGENT
+    )
     runners: list[web.AppRunner] = []
     async with Client(connection, metrics=metrics) as client:
         manager = Manager(client, cfg.operator, cfg.manager, metrics=metrics)

@@ -4,7 +4,7 @@ Every child is written the same way, whether it exists or not: an apply (``Clien
 object as built, forced, under the one field manager ``modelservice-reconciler``. The API server
 records exactly the fields we set as ours, so an autoscaler or a user can own others (their
 ``replicas``, an extra label), and a field we stop setting is released and, if nobody else owns
-it, removed. An apply is sent only when ``fields.differs`` says it would change something (a
+it, removed. An apply is sent only when ``FIELDS.differs`` says it would change something (a
 field we set is missing, different or taken by another manager, or a field we own is no longer
 set), judged from the cached object and its managedFields; a no-op reconcile makes no request.
 
@@ -45,7 +45,7 @@ from enum import Enum
 from typing import Any
 
 from reconciler.context import ChildError, Deps, Pass
-from reconciler.runtime import managedfields as fields
+from reconciler.runtime import managedfields
 from reconciler.runtime.cache import GVK
 from reconciler.runtime.client import Manifest, Resource
 from reconciler.runtime.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
@@ -53,7 +53,15 @@ from reconciler.runtime.informer import ObjKey
 from shared import labels
 from shared.builders import DesiredState
 from shared.builders.meta import CLUSTER_SCOPED_KINDS
+from shared.kube_types import parse_quantity
 
+FIELD_MANAGER = "modelservice-reconciler"
+"""The field manager of every server-side apply. Earlier versions wrote children with create and
+update requests, which the API server records under the manager it derives from the User-Agent:
+the same name, with operation ``Update``."""
+USER_AGENT = FIELD_MANAGER
+"""The User-Agent of the reconciler's requests: its other writes (status, finalizers) are filed
+under the same manager name."""
 HANDOVER_MANAGER = "modelservice-reconciler-handover"
 """Holds a Deployment's replicas between our release of them and the autoscaler's first write."""
 LEGACY_HASH = "model.otterscale.io/desired-hash"
@@ -61,6 +69,17 @@ LEGACY_HASH = "model.otterscale.io/desired-hash"
 CREATE_ONLY = "1"
 """A resourceVersion no stored object has: an apply carrying it creates, or fails with 409."""
 _DEPLOYMENT: GVK = ("apps/v1", "Deployment")
+
+
+def _same_quantity(a: str, b: str) -> bool:
+    try:
+        return parse_quantity(a) == parse_quantity(b)
+    except ValueError:
+        return False
+
+
+FIELDS = managedfields.FieldManager(FIELD_MANAGER, _same_quantity)
+"""What our field manager owns of a child, and whether applying the child as built would change it."""
 
 
 class Ownership(Enum):
@@ -142,7 +161,7 @@ async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
     if live["metadata"].get("deletionTimestamp"):
         p.requeue = True  # being deleted (finalizers pending): create it again once it is gone
         return
-    if verdict is Ownership.OURS and not fields.differs(desired, live) and not fields.has_legacy_entry(live):
+    if verdict is Ownership.OURS and not FIELDS.differs(desired, live) and not FIELDS.has_update_entry(live):
         p.seen(gvk, live)
         return
     await _update(resource, gvk, live, desired, deps, p)
@@ -151,7 +170,9 @@ async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
 async def _create(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p: Pass) -> None:
     what = describe(desired)
     try:
-        created = await deps.client.apply(resource, _with_meta(desired, resourceVersion=CREATE_ONLY))
+        created = await deps.client.apply(
+            resource, _with_meta(desired, resourceVersion=CREATE_ONLY), field_manager=FIELD_MANAGER
+        )
     except (AlreadyExists, Conflict):
         await _explain_existing(resource, gvk, desired, deps, p)
         return
@@ -196,8 +217,8 @@ async def _update(
         handover = replicas_handover(desired, live)
         if handover is not None:
             await deps.client.apply(resource, handover, field_manager=HANDOVER_MANAGER, force=False)
-        updated = await deps.client.apply(resource, _with_meta(desired, uid=uid))
-        if fields.has_legacy_entry(updated):
+        updated = await deps.client.apply(resource, _with_meta(desired, uid=uid), field_manager=FIELD_MANAGER)
+        if FIELDS.has_update_entry(updated):
             meta = updated["metadata"]
             patch = takeover_patch(updated)
             updated = await deps.client.patch(resource, meta["name"], patch, meta.get("namespace"))
@@ -232,7 +253,7 @@ def replicas_handover(desired: Manifest, live: Manifest) -> Manifest | None:
     if (desired["apiVersion"], desired["kind"]) != _DEPLOYMENT or "replicas" in desired.get("spec", {}):
         return None
     replicas = (live.get("spec") or {}).get("replicas")
-    if replicas is None or not fields.owns(fields.owned(live), "spec", "replicas"):
+    if replicas is None or not managedfields.owns(FIELDS.owned(live), "spec", "replicas"):
         return None
     meta = live["metadata"]
     return {
@@ -251,7 +272,7 @@ def takeover_patch(applied: Manifest) -> Manifest:
     meta = applied["metadata"]
     patch: Manifest = {
         "resourceVersion": meta["resourceVersion"],
-        "managedFields": fields.without_legacy_entries(applied),
+        "managedFields": FIELDS.without_update_entries(applied),
     }
     if LEGACY_HASH in (meta.get("annotations") or {}):
         patch["annotations"] = {LEGACY_HASH: None}

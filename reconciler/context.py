@@ -27,7 +27,7 @@ class KubeClient(Protocol):
     async def replace(self, resource: Resource, obj: Manifest) -> Manifest: ...
 
     async def apply(
-        self, resource: Resource, obj: Manifest, *, field_manager: str = ..., force: bool = True
+        self, resource: Resource, obj: Manifest, *, field_manager: str, force: bool = True
     ) -> Manifest: ...
 
     async def patch(

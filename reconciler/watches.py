@@ -11,8 +11,7 @@ ModelService the cache keeps all but managedFields, of a child also our field ma
 
 from __future__ import annotations
 
-from reconciler import pods
-from reconciler.runtime import managedfields
+from reconciler import apply, pods
 from reconciler.runtime.cache import GVK, Relation
 from reconciler.runtime.client import Manifest
 from shared import api, labels
@@ -34,7 +33,7 @@ def owner_key(obj: Manifest) -> str | None:
     return f"{namespace}/{name}" if name and namespace else None
 
 
-_CHILDREN = Relation(owner_of=owner_key, transform=managedfields.slim_managed_fields)
+_CHILDREN = Relation(owner_of=owner_key, transform=apply.FIELDS.slim)
 _PODS = Relation(owner_of=pods.deployment_key, through=pods.DEPLOYMENT, transform=pods.slim_pod)
 
 

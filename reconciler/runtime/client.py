@@ -30,11 +30,6 @@ from reconciler.runtime.ratelimit import TokenBucket
 Manifest = dict[str, Any]
 TokenSource = Callable[[], str | None]
 
-USER_AGENT = "modelservice-reconciler"
-FIELD_MANAGER = "modelservice-reconciler"
-"""The field manager of every server-side apply. Earlier versions wrote children with create and
-update requests, which the API server records under the manager it derives from the User-Agent:
-the same name, with operation ``Update``."""
 APPLY_PATCH = "application/apply-patch+yaml"
 """Server-side apply; the body may be JSON, since JSON is YAML."""
 
@@ -74,7 +69,8 @@ class ClientConfig:
     host: str
     ssl_context: ssl.SSLContext | None = None
     token: TokenSource | None = None
-    user_agent: str = USER_AGENT
+    user_agent: str | None = None
+    """Also the field manager the API server files writes other than applies under; None: aiohttp's."""
     qps: float = 50.0
     burst: int = 100
     timeout: float = 30.0
@@ -151,7 +147,9 @@ class Client:
         if self._session is None:
             # No connection limit: every watch pins one connection for minutes.
             connector = aiohttp.TCPConnector(limit=0, ssl=self._config.ssl_context or False)
-            headers = {"User-Agent": self._config.user_agent, "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
+            if self._config.user_agent:
+                headers["User-Agent"] = self._config.user_agent
             headers.update(self._config.extra_headers)
             self._session = aiohttp.ClientSession(
                 base_url=self._config.host, connector=connector, headers=headers
@@ -277,7 +275,7 @@ class Client:
         return await self.request("PATCH", path, verb="patch", body=patch, content_type=patch_type)
 
     async def apply(
-        self, resource: Resource, obj: Manifest, *, field_manager: str = FIELD_MANAGER, force: bool = True
+        self, resource: Resource, obj: Manifest, *, field_manager: str, force: bool = True
     ) -> Manifest:
         """Server-side apply ``obj``: create it, or merge it into the live object, as ``field_manager``.
 

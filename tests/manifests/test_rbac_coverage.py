@@ -40,8 +40,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from reconciler import apply, config
+from reconciler.apply import USER_AGENT
 from reconciler.manager import OWNED_KINDS, Manager, ManagerOptions
-from reconciler.runtime.client import USER_AGENT, Client, ClientConfig, Resource
+from reconciler.runtime.client import Client, ClientConfig, Resource
 from reconciler.runtime.clock import SystemClock
 from reconciler.runtime.discovery import RestMapper
 from reconciler.runtime.errors import Conflict
@@ -600,7 +601,7 @@ def bearer(cluster: Cluster, token: str, *, direct: bool) -> ClientConfig:
     header = f"Bearer {token}"  # the header value, as the kubeconfig loader gives it
     if direct:
         return cluster.direct_config(token=lambda: header, user_agent=TEST_AGENT)
-    return ClientConfig(host=cluster.url, token=lambda: header, qps=1000, burst=1000)
+    return ClientConfig(host=cluster.url, token=lambda: header, qps=1000, burst=1000, user_agent=USER_AGENT)
 
 
 async def in_effect(client: Client, request: Request, namespace: str = "") -> None:

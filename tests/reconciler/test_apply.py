@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler.apply import (
+    FIELD_MANAGER,
+    FIELDS,
     HANDOVER_MANAGER,
     LEGACY_HASH,
     Ownership,
@@ -18,8 +20,6 @@ from reconciler.apply import (
     replicas_handover,
     takeover_patch,
 )
-from reconciler.runtime.client import FIELD_MANAGER
-from reconciler.runtime.managedfields import differs, has_legacy_entry, is_subset, slim_managed_fields
 from shared import labels
 
 Manifest = dict[str, Any]
@@ -202,7 +202,7 @@ DIFFERENT = [
 
 
 def test_the_live_object_with_defaults_and_other_managers_fields_needs_no_apply() -> None:
-    assert not differs(DESIRED, _live())
+    assert not FIELDS.differs(DESIRED, _live())
 
 
 def test_replicas_an_autoscaler_owns_are_no_difference() -> None:
@@ -210,9 +210,9 @@ def test_replicas_an_autoscaler_owns_are_no_difference() -> None:
     _disown("f:spec", "f:replicas")(live)
     live["spec"]["replicas"] = 5
     del desired["spec"]["replicas"]
-    assert not differs(desired, live)
+    assert not FIELDS.differs(desired, live)
     desired["spec"]["replicas"] = 5
-    assert differs(desired, live), "setting them again claims them back, even at the same value"
+    assert FIELDS.differs(desired, live), "setting them again claims them back, even at the same value"
 
 
 @pytest.mark.parametrize(
@@ -242,10 +242,10 @@ def test_replicas_an_autoscaler_owns_are_no_difference() -> None:
 )
 def test_an_apply_that_would_change_something_is_sent(live_change: Change, desired_change: Change) -> None:
     live, desired = _live(), copy.deepcopy(DESIRED)
-    assert not differs(desired, live), "the unchanged pair is the baseline"
+    assert not FIELDS.differs(desired, live), "the unchanged pair is the baseline"
     live_change(live)
     desired_change(desired)
-    assert differs(desired, live)
+    assert FIELDS.differs(desired, live)
 
 
 @pytest.mark.parametrize(
@@ -268,7 +268,7 @@ def test_resource_quantities_compare_by_value(
     _tree(have)["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']["f:resources"] = {
         "f:limits": {f"f:{name}": LEAF for name in desired}
     }
-    assert differs(want, have) is expected
+    assert FIELDS.differs(want, have) is expected
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_resource_quantities_compare_by_value(
     ],
 )
 def test_values_compare_as_subsets(desired: dict[str, Any], live: dict[str, Any], expected: bool) -> None:
-    assert is_subset(desired, live) is expected
+    assert FIELDS.is_subset(desired, live) is expected
 
 
 def _config_map(owned_fields: Manifest) -> Manifest:
@@ -312,10 +312,10 @@ def test_an_empty_value_is_ours_once_applied_though_the_object_drops_it() -> Non
         "kind": "ConfigMap",
         "metadata": {"name": "c", "annotations": {}},
     }
-    assert differs(desired, _config_map({})), "not ours yet: the apply claims it"
-    assert not differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
+    assert FIELDS.differs(desired, _config_map({})), "not ours yet: the apply claims it"
+    assert not FIELDS.differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
     desired["metadata"]["annotations"] = {"a": "b"}
-    assert differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
+    assert FIELDS.differs(desired, _config_map({"f:metadata": {"f:annotations": LEAF}}))
 
 
 def test_a_key_field_the_api_server_defaults_still_finds_our_item() -> None:
@@ -326,9 +326,9 @@ def test_a_key_field_the_api_server_defaults_still_finds_our_item() -> None:
         "metadata": {"name": "s", "managedFields": [_entry(fields)]},
         "spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]},
     }
-    assert not differs(desired, live)
+    assert not FIELDS.differs(desired, live)
     live["spec"]["ports"][0]["port"] = 81
-    assert differs(desired, live)
+    assert FIELDS.differs(desired, live)
 
 
 @pytest.mark.parametrize(
@@ -343,7 +343,7 @@ def test_a_key_field_the_api_server_defaults_still_finds_our_item() -> None:
 def test_set_lists_compare_their_members(desired: list[str], live: list[str], expected: bool) -> None:
     fields = {"f:metadata": {"f:finalizers": {'v:"a"': LEAF, 'v:"b"': LEAF}}}
     obj = {"metadata": {"name": "x", "finalizers": live, "managedFields": [_entry(fields)]}}
-    assert differs({"metadata": {"name": "x", "finalizers": desired}}, obj) is expected
+    assert FIELDS.differs({"metadata": {"name": "x", "finalizers": desired}}, obj) is expected
 
 
 # --- replicas handover, takeover, cache ---------------------------------------------------------------
@@ -375,7 +375,7 @@ def test_the_takeover_patch_drops_only_what_earlier_versions_left() -> None:
     legacy = _entry({"f:spec": {"f:replicas": LEAF}}, operation="Update")
     handover = _entry({"f:spec": {"f:replicas": LEAF}}, HANDOVER_MANAGER)
     applied["metadata"]["managedFields"] += [legacy, handover]
-    assert has_legacy_entry(applied)
+    assert FIELDS.has_update_entry(applied)
     patch = takeover_patch(applied)
     assert patch == {
         "metadata": {
@@ -389,13 +389,13 @@ def test_the_takeover_patch_drops_only_what_earlier_versions_left() -> None:
 def test_the_cache_keeps_only_our_managed_fields_entries() -> None:
     live = _live()
     live["metadata"]["managedFields"].append(_entry({"f:spec": LEAF}, operation="Update", time="t"))
-    kept = slim_managed_fields(copy.deepcopy(live))
+    kept = FIELDS.slim(copy.deepcopy(live))
     assert kept["metadata"]["managedFields"] == [
         {"manager": FIELD_MANAGER, "operation": "Apply", "fieldsV1": OWNED},
         {"manager": FIELD_MANAGER, "operation": "Update"},
     ]
-    assert not differs(DESIRED, kept) and has_legacy_entry(kept)
-    foreign = slim_managed_fields({"metadata": {"managedFields": [_entry({}, "kubectl")]}})
+    assert not FIELDS.differs(DESIRED, kept) and FIELDS.has_update_entry(kept)
+    foreign = FIELDS.slim({"metadata": {"managedFields": [_entry({}, "kubectl")]}})
     assert foreign == {"metadata": {}}
 
 

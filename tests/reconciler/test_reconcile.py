@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.apply import FIELD_MANAGER, FIELDS
 from reconciler.reconcile import FINALIZER
-from reconciler.runtime.client import FIELD_MANAGER, Client
-from reconciler.runtime.managedfields import is_subset
+from reconciler.runtime.client import Client
 from shared.api import ModelService
 from shared.builders import build_all
 from shared.settings import OperatorSettings
@@ -43,7 +43,7 @@ def _converged(cluster: Cluster, name: str, settings: OperatorSettings) -> bool:
     objects, absent = _desired(cluster, name, settings)
     for obj in objects:
         live = _live(cluster, obj)
-        if live is None or not is_subset(obj, live):
+        if live is None or not FIELDS.is_subset(obj, live):
             return False
     return all(cluster.get(r.api_version, r.kind, r.name, r.namespace or "") is None for r in absent)
 

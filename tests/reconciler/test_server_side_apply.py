@@ -14,11 +14,12 @@ from typing import Any
 import orjson
 
 from reconciler import apply, watches
+from reconciler.apply import FIELD_MANAGER, FIELDS, USER_AGENT
 from reconciler.context import ConflictMemo, Deps, Pass
 from reconciler.pods import TEMPLATE_HASH
-from reconciler.runtime import managedfields as fields
+from reconciler.runtime import managedfields
 from reconciler.runtime.cache import Cache
-from reconciler.runtime.client import FIELD_MANAGER, USER_AGENT, Client
+from reconciler.runtime.client import Client
 from reconciler.runtime.clock import SystemClock
 from reconciler.runtime.discovery import RestMapper
 from reconciler.runtime.events import EventRecorder
@@ -122,7 +123,7 @@ async def test_every_child_is_applied_by_the_reconcilers_field_manager(cluster: 
         for obj in desired:
             live = _live(cluster, obj)
             assert live is not None
-            assert fields.is_subset(obj, live), f"{apply.describe(obj)} is as built"
+            assert FIELDS.is_subset(obj, live), f"{apply.describe(obj)} is as built"
             assert _shared_fields(live) == {}, f"{apply.describe(obj)}: nobody else owns our fields"
 
 
@@ -307,9 +308,9 @@ async def test_replicas_left_to_an_autoscaler_are_handed_over_not_reset(cluster:
         assert (await _ensure(deps, autoscaled, owner)).updated
         live = _live(cluster, decode)
         assert live is not None and live["spec"]["replicas"] == 2, "not reset to the default of 1"
-        assert not fields.owns(_owned_by(live, FIELD_MANAGER), "spec", "replicas")
-        assert fields.owns(_owned_by(live, apply.HANDOVER_MANAGER), "spec", "replicas")
-        await wait_for(lambda: not fields.differs(autoscaled, _cached(deps, decode) or {}), message="cached")
+        assert not managedfields.owns(_owned_by(live, FIELD_MANAGER), "spec", "replicas")
+        assert managedfields.owns(_owned_by(live, apply.HANDOVER_MANAGER), "spec", "replicas")
+        await wait_for(lambda: not FIELDS.differs(autoscaled, _cached(deps, decode) or {}), message="cached")
         since = len(cluster.requests)
         assert (await _ensure(deps, autoscaled, owner)).updated == []
         assert cluster.requests[since:] == [], "nothing to apply"
@@ -330,7 +331,7 @@ async def test_replicas_left_to_an_autoscaler_are_handed_over_not_reset(cluster:
         assert (await _ensure(deps, decode, owner)).updated
         live = _live(cluster, decode)
         assert live is not None and live["spec"]["replicas"] == 2
-        assert fields.owns(_owned_by(live, FIELD_MANAGER), "spec", "replicas")
+        assert managedfields.owns(_owned_by(live, FIELD_MANAGER), "spec", "replicas")
 
 
 async def test_an_autoscaler_child_takes_the_same_path(cluster: Cluster) -> None:

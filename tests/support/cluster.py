@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.apply import USER_AGENT
 from reconciler.runtime.client import ClientConfig
 from testbed import ControlPlane
 from testbed.controlplane import ApiError
@@ -80,11 +81,16 @@ class Cluster:
         return self.faults.requests
 
     def client_config(self, **overrides: Any) -> ClientConfig:
-        """For the reconciler under test: through the proxy, as the administrator."""
+        """For the reconciler under test: through the proxy, as the administrator, with its User-Agent."""
         token = f"Bearer {self.cp.admin_token}"  # the header value, as the kubeconfig loader gives it
-        return ClientConfig(
-            **{"host": self.url, "token": lambda: token, "qps": 1000, "burst": 1000, **overrides}
-        )
+        fields = {
+            "host": self.url,
+            "token": lambda: token,
+            "qps": 1000,
+            "burst": 1000,
+            "user_agent": USER_AGENT,
+        }
+        return ClientConfig(**{**fields, **overrides})
 
     def direct_config(self, **overrides: Any) -> ClientConfig:
         """For the test's own requests: straight to the API server over TLS."""
