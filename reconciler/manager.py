@@ -45,6 +45,8 @@ from shared.settings import OperatorSettings
 log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "modelservice"
+REPORTING_CONTROLLER = "modelservice-controller"
+"""reportingController of the Events the reconciler records."""
 OWNED_KINDS: tuple[GVK, ...] = tuple(dict.fromkeys((c.api_version, c.kind) for c in BUILDERS))
 
 
@@ -103,7 +105,7 @@ class Manager:
             watch_timeout=options.watch_timeout,
         )
         instance = options.instance or os.environ.get("POD_NAME") or socket.gethostname()
-        self.events = EventRecorder(client, self.clock, instance)
+        self.events = EventRecorder(client, self.clock, instance, controller=REPORTING_CONTROLLER)
         self.deps = Deps(
             client,
             self.cache,

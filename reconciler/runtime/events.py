@@ -1,4 +1,4 @@
-"""Kubernetes Events (``events.k8s.io/v1``) about ModelServices, de-duplicated.
+"""Kubernetes Events (``events.k8s.io/v1``) about the objects a controller reconciles, de-duplicated.
 
 The same reason and note for the same object within ``window`` seconds is one Event whose
 ``series.count`` grows (patched at most every ``min_patch_interval``; the count catches up with the
@@ -20,7 +20,6 @@ from reconciler.runtime.errors import ApiError, NotFound
 log = logging.getLogger(__name__)
 
 EVENTS = Resource("events.k8s.io", "v1", "Event", "events", namespaced=True)
-CONTROLLER = "modelservice-controller"
 MAX_NOTE = 1024
 EventType = Literal["Normal", "Warning"]
 
@@ -59,12 +58,14 @@ class EventRecorder:
         clock: Clock,
         instance: str,
         *,
+        controller: str,
         window: float = 600.0,
         min_patch_interval: float = 30.0,
     ) -> None:
         self._client = client
         self._clock = clock
         self._instance = instance
+        self._controller = controller
         self._window = window
         self._min_patch_interval = min_patch_interval
         self._series: dict[tuple[str, str, str], _Series] = {}
@@ -112,7 +113,7 @@ class EventRecorder:
             "kind": "Event",
             "metadata": {"name": name, "namespace": meta["namespace"]},
             "eventTime": format_micro_time(moment),
-            "reportingController": CONTROLLER,
+            "reportingController": self._controller,
             "reportingInstance": self._instance,
             "action": action,
             "reason": reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.manager import REPORTING_CONTROLLER
 from reconciler.runtime.client import Client
 from reconciler.runtime.events import EVENTS, EventRecorder
 from tests.reconciler.fakeclock import ManualClock
@@ -21,7 +22,7 @@ def _events(cluster: Cluster) -> list[dict[str, Any]]:
 
 
 async def test_an_event_names_its_object_and_the_controller(cluster: Cluster, kube: Client) -> None:
-    recorder = EventRecorder(kube, ManualClock(), "pod-0")
+    recorder = EventRecorder(kube, ManualClock(), "pod-0", controller=REPORTING_CONTROLLER)
     await recorder.record(_ms(cluster), "Normal", "Created", "Created Deployment llm/m-decode")
     [event] = _events(cluster)
     assert event["regarding"] == {
@@ -39,7 +40,9 @@ async def test_an_event_names_its_object_and_the_controller(cluster: Cluster, ku
 async def test_repeats_bump_one_series_instead_of_new_events(cluster: Cluster, kube: Client) -> None:
     ms = _ms(cluster)
     clock = ManualClock()
-    recorder = EventRecorder(kube, clock, "pod-0", window=600, min_patch_interval=30)
+    recorder = EventRecorder(
+        kube, clock, "pod-0", controller=REPORTING_CONTROLLER, window=600, min_patch_interval=30
+    )
     for _ in range(3):
         await recorder.record(ms, "Warning", "ReconcileError", "boom")
         clock.advance(1)
@@ -58,7 +61,7 @@ async def test_a_different_note_or_an_expired_window_starts_a_new_event(
 ) -> None:
     ms = _ms(cluster)
     clock = ManualClock()
-    recorder = EventRecorder(kube, clock, "pod-0", window=600)
+    recorder = EventRecorder(kube, clock, "pod-0", controller=REPORTING_CONTROLLER, window=600)
     await recorder.record(ms, "Warning", "ReconcileError", "boom")
     await recorder.record(ms, "Warning", "ReconcileError", "bang")
     assert len(_events(cluster)) == 2
@@ -72,7 +75,9 @@ async def test_a_failure_to_record_never_raises(cluster: Cluster, kube: Client) 
     clock = ManualClock()
     # The recorder goes through the fault proxy; the test's own requests do not.
     async with Client(cluster.client_config()) as client:
-        recorder = EventRecorder(client, clock, "pod-0", min_patch_interval=0)
+        recorder = EventRecorder(
+            client, clock, "pod-0", controller=REPORTING_CONTROLLER, min_patch_interval=0
+        )
         cluster.faults.fail_next("create", "events", code=500)
         await recorder.record(ms, "Normal", "Created", "x")
         assert _events(cluster) == []
@@ -85,7 +90,7 @@ async def test_a_failure_to_record_never_raises(cluster: Cluster, kube: Client) 
 
 
 async def test_long_notes_are_cut_to_the_api_limit(cluster: Cluster, kube: Client) -> None:
-    recorder = EventRecorder(kube, ManualClock(), "pod-0")
+    recorder = EventRecorder(kube, ManualClock(), "pod-0", controller=REPORTING_CONTROLLER)
     await recorder.record(_ms(cluster), "Normal", "Created", "x" * 5000)
     [event] = _events(cluster)
     assert len(event["note"]) == 1024

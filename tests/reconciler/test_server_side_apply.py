@@ -16,6 +16,7 @@ import orjson
 from reconciler import apply, watches
 from reconciler.apply import FIELD_MANAGER, FIELDS, USER_AGENT
 from reconciler.context import ConflictMemo, Deps, Pass
+from reconciler.manager import REPORTING_CONTROLLER
 from reconciler.pods import TEMPLATE_HASH
 from reconciler.runtime import managedfields
 from reconciler.runtime.cache import Cache
@@ -263,7 +264,7 @@ async def _applier(cluster: Cluster, *kinds: tuple[str, str]) -> AsyncIterator[D
         try:
             async with asyncio.timeout(10):
                 await cache.wait_synced()
-            events = EventRecorder(client, clock, "test")
+            events = EventRecorder(client, clock, "test", controller=REPORTING_CONTROLLER)
             yield Deps(client, cache, mapper, SETTINGS, events, clock, ConflictMemo(clock, 60))
         finally:
             await cache.stop()
