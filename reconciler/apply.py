@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from reconciler.context import ChildError, Deps, Pass
+from reconciler.controller import Deps, ReconcileState
 from reconciler.runtime import managedfields
 from reconciler.runtime.cache import GVK
 from reconciler.runtime.client import Manifest, Resource
@@ -80,6 +80,15 @@ def _same_quantity(a: str, b: str) -> bool:
 
 FIELDS = managedfields.FieldManager(FIELD_MANAGER, _same_quantity)
 """What our field manager owns of a child, and whether applying the child as built would change it."""
+
+
+class ChildError(Exception):
+    """Writing one child failed; ``retryable`` errors end the reconcile early (the next would fail too)."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class Ownership(Enum):
@@ -137,70 +146,74 @@ def describe(obj: Mapping[str, Any]) -> str:
 # --- writes ---------------------------------------------------------------------------------------
 
 
-async def ensure(desired: Manifest, deps: Deps, p: Pass) -> None:
-    """Make one desired child exist as built; record what happened in ``p``."""
+async def ensure(desired: Manifest, deps: Deps, state: ReconcileState) -> None:
+    """Make one desired child exist as built; record what happened in ``state``."""
     gvk = (desired["apiVersion"], desired["kind"])
     resource = deps.mapper.find(*gvk)
     if resource is None:
-        p.missing_kinds.add(desired["kind"])
+        state.missing_kinds.add(desired["kind"])
         return
     meta = desired["metadata"]
     key = (meta.get("namespace") or "", meta["name"])
     remembered = deps.conflicts.get(gvk, key)
     if remembered is not None:
-        p.conflicts.append(remembered)
+        state.conflicts.append(remembered)
         return
     live = deps.cache.get(gvk, meta.get("namespace"), meta["name"])
     if live is None:
-        await _create(resource, gvk, desired, deps, p)
+        await _create(resource, gvk, desired, deps, state)
         return
-    verdict = ownership(live, p.name, p.namespace, p.uid)
+    verdict = ownership(live, state.name, state.namespace, state.uid)
     if verdict is Ownership.FOREIGN:
-        p.conflicts.append(f"{describe(live)} is controlled by {describe_owner(live)}")
+        state.conflicts.append(f"{describe(live)} is controlled by {describe_owner(live)}")
         return
     if live["metadata"].get("deletionTimestamp"):
-        p.requeue = True  # being deleted (finalizers pending): create it again once it is gone
+        state.requeue = True  # being deleted (finalizers pending): create it again once it is gone
         return
     if verdict is Ownership.OURS and not FIELDS.differs(desired, live) and not FIELDS.has_update_entry(live):
-        p.seen(gvk, live)
+        state.seen(gvk, live)
         return
-    await _update(resource, gvk, live, desired, deps, p)
+    await _update(resource, gvk, live, desired, deps, state)
 
 
-async def _create(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p: Pass) -> None:
+async def _create(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, state: ReconcileState) -> None:
     what = describe(desired)
     try:
         created = await deps.client.apply(
             resource, _with_meta(desired, resourceVersion=CREATE_ONLY), field_manager=FIELD_MANAGER
         )
     except (AlreadyExists, Conflict):
-        await _explain_existing(resource, gvk, desired, deps, p)
+        await _explain_existing(resource, gvk, desired, deps, state)
         return
     except ApiError as e:
         raise ChildError(
             f"creating {what}: {e.message}", retryable=e.retryable, retry_after=e.retry_after
         ) from e
     deps.cache.record_write(gvk, created)
-    p.seen(gvk, created)
-    p.created.append(what)
+    state.seen(gvk, created)
+    state.created.append(what)
 
 
-async def _explain_existing(resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, p: Pass) -> None:
+async def _explain_existing(
+    resource: Resource, gvk: GVK, desired: Manifest, deps: Deps, state: ReconcileState
+) -> None:
     """A create met an existing object the cache does not show: ours but not seen yet, or foreign."""
     meta = desired["metadata"]
     try:
         existing = await deps.client.get(resource, meta["name"], meta.get("namespace"))
     except NotFound:
-        p.requeue = True  # deleted in between: try again
+        state.requeue = True  # deleted in between: try again
         return
     except ApiError as e:
         raise ChildError(f"reading {describe(desired)}: {e.message}", retryable=e.retryable) from e
-    if ownership(existing, p.name, p.namespace, p.uid) is Ownership.FOREIGN or not _labelled(existing):
+    if ownership(existing, state.name, state.namespace, state.uid) is Ownership.FOREIGN or not _labelled(
+        existing
+    ):
         message = f"{describe(existing)} is controlled by {describe_owner(existing)}"
         deps.conflicts.remember(gvk, (meta.get("namespace") or "", meta["name"]), message)
-        p.conflicts.append(message)
+        state.conflicts.append(message)
     else:
-        p.requeue = True  # ours: the informer will deliver it
+        state.requeue = True  # ours: the informer will deliver it
 
 
 def _labelled(obj: Mapping[str, Any]) -> bool:
@@ -208,7 +221,7 @@ def _labelled(obj: Mapping[str, Any]) -> bool:
 
 
 async def _update(
-    resource: Resource, gvk: GVK, live: Manifest, desired: Manifest, deps: Deps, p: Pass
+    resource: Resource, gvk: GVK, live: Manifest, desired: Manifest, deps: Deps, state: ReconcileState
 ) -> None:
     """Apply onto ``live`` (handing replicas over first, taking an earlier version's child over after)."""
     what = describe(desired)
@@ -223,20 +236,20 @@ async def _update(
             patch = takeover_patch(updated)
             updated = await deps.client.patch(resource, meta["name"], patch, meta.get("namespace"))
     except (Conflict, NotFound):
-        p.requeue = True  # the cache was stale; the next pass sees the newer object
+        state.requeue = True  # the cache was stale; the next pass sees the newer object
         return
     except Invalid as e:
         if "metadata.uid" not in e.message:
             raise ChildError(f"updating {what}: {e.message}", retryable=False) from e
-        p.requeue = True  # another object under the name now: the next pass judges it
+        state.requeue = True  # another object under the name now: the next pass judges it
         return
     except ApiError as e:
         raise ChildError(
             f"updating {what}: {e.message}", retryable=e.retryable, retry_after=e.retry_after
         ) from e
     deps.cache.record_write(gvk, updated)
-    p.seen(gvk, updated)
-    p.updated.append(what)
+    state.seen(gvk, updated)
+    state.updated.append(what)
 
 
 def _with_meta(obj: Manifest, **preconditions: Any) -> Manifest:
@@ -280,11 +293,11 @@ def takeover_patch(applied: Manifest) -> Manifest:
 
 
 async def prune(
-    desired: DesiredState, deps: Deps, p: Pass, *, only_kinds: frozenset[str] | None = None
+    desired: DesiredState, deps: Deps, state: ReconcileState, *, only_kinds: frozenset[str] | None = None
 ) -> None:
     """Delete children this ModelService controls that are not desired (``.absent`` or left over)."""
     wanted = {((o["apiVersion"], o["kind"]), _obj_key(o)) for o in desired.objects}
-    candidates = set(deps.cache.owned_keys(p.owner_key))
+    candidates = set(deps.cache.owned_keys(state.owner_key))
     candidates.update(((r.api_version, r.kind), (r.namespace or "", r.name)) for r in desired.absent)
     for gvk, key in sorted(candidates - wanted):
         if only_kinds is not None and gvk[1] not in only_kinds:
@@ -292,12 +305,12 @@ async def prune(
         obj = deps.cache.get(gvk, key[0] or None, key[1])
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             continue
-        if ownership(obj, p.name, p.namespace, p.uid) is not Ownership.OURS:
+        if ownership(obj, state.name, state.namespace, state.uid) is not Ownership.OURS:
             continue
-        await delete(gvk, obj, deps, p)
+        await delete(gvk, obj, deps, state)
 
 
-async def delete(gvk: GVK, obj: Manifest, deps: Deps, p: Pass) -> None:
+async def delete(gvk: GVK, obj: Manifest, deps: Deps, state: ReconcileState) -> None:
     """Delete one child (only this incarnation of it: uid precondition)."""
     resource = deps.mapper.find(*gvk)
     if resource is None:
@@ -311,7 +324,7 @@ async def delete(gvk: GVK, obj: Manifest, deps: Deps, p: Pass) -> None:
         message = f"deleting {describe(obj)}: {e.message}"
         raise ChildError(message, retryable=e.retryable, retry_after=e.retry_after) from e
     deps.cache.record_delete(gvk, obj)
-    p.deleted.append(describe(obj))
+    state.deleted.append(describe(obj))
 
 
 def _obj_key(obj: Mapping[str, Any]) -> ObjKey:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import watches
-from reconciler.context import ConflictMemo, Deps
+from reconciler.controller import ConflictMemo, Deps
 from reconciler.pods import POD
 from reconciler.reconcile import reconcile
 from reconciler.runtime.cache import GVK, Cache

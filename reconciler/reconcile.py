@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler import apply, pods
-from reconciler.context import ChildError, Deps, Pass
+from reconciler.controller import Deps, ReconcileState
 from reconciler.runtime.cache import Cache, split_key
 from reconciler.runtime.controller import Result
 from reconciler.runtime.errors import ApiError, ReconcileFailed, TerminalError
@@ -46,26 +46,26 @@ ROLES: tuple[Role, ...] = ("decode", "prefill")
 
 async def reconcile(key: str, deps: Deps) -> Result:
     namespace, name = split_key(key)
-    # 1. Fetch from the cache; gone means done. A pass that wrote nothing left a fingerprint of
-    #    all it read (ModelService and children resourceVersions, the served kinds); while that
-    #    still matches, another pass would reach the same verdict, so none is run.
+    # 1. Fetch from the cache; gone means done. A reconcile that was a no-op left a fingerprint
+    #    of all it read (ModelService and children resourceVersions, the served kinds); while that
+    #    still matches, another reconcile would reach the same verdict, so none is run.
     entry = deps.cache.entry(MODELSERVICE, namespace, name)
     if entry is None:
-        deps.quiet.pop(key, None)
+        deps.no_op_fingerprints.pop(key, None)
         return Result()
     seen = (entry.rv, deps.cache.fingerprint(key), deps.mapper.generation)
-    if deps.quiet.pop(key, None) == seen:
-        deps.quiet[key] = seen
+    if deps.no_op_fingerprints.pop(key, None) == seen:
+        deps.no_op_fingerprints[key] = seen
         return Result()
     raw = entry.obj()
-    p = Pass(name, namespace, _uid(raw))
-    result = await _passes(raw, deps, p)
-    if p.quiet:
-        deps.quiet[key] = seen
+    state = ReconcileState(name, namespace, _uid(raw))
+    result = await _converge(raw, deps, state)
+    if state.was_no_op:
+        deps.no_op_fingerprints[key] = seen
     return result
 
 
-async def _passes(raw: dict[str, Any], deps: Deps, p: Pass) -> Result:
+async def _converge(raw: dict[str, Any], deps: Deps, state: ReconcileState) -> Result:
     # 2. Being deleted: finalizer cleanup only.
     if raw["metadata"].get("deletionTimestamp"):
         await finalize(raw, deps)
@@ -74,50 +74,50 @@ async def _passes(raw: dict[str, Any], deps: Deps, p: Pass) -> Result:
     report = validation.validate(raw, deps.settings)
     if report.model is None or not report.ok:
         message = "; ".join(str(e) for e in report.errors)
-        await write_status(raw, Observed(invalid=message), p, deps)
+        await write_status(raw, Observed(invalid=message), state, deps)
         raise TerminalError(f"invalid spec: {message}")
     ms = report.model
     # 4. Desired state.
     desired = build_all(ms, deps.settings)
     # 5. Finalizer before any cluster-scoped child exists.
     if _wants_cluster_children(desired) and FINALIZER not in _finalizers(raw):
-        raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps, p)
+        raw = await set_finalizers(raw, [*_finalizers(raw), FINALIZER], deps, state)
     # 6. Apply every desired child in order. An autoscaler no longer wanted goes first, so a
     #    Deployment never has two at once when autoscaling changes engine (KEDA's admission
     #    webhook refuses a ScaledObject for a Deployment that an HPA already scales).
-    await _guarded(apply.prune(desired, deps, p, only_kinds=AUTOSCALER_KINDS), p)
-    await apply_all(desired, deps, p)
+    await _guarded(apply.prune(desired, deps, state, only_kinds=AUTOSCALER_KINDS), state)
+    await apply_all(desired, deps, state)
     # 7. Prune children no longer desired.
-    if not p.errors:
-        await _guarded(apply.prune(desired, deps, p), p)
+    if not state.errors:
+        await _guarded(apply.prune(desired, deps, state), state)
     # 8. Release the finalizer when nothing cluster-scoped is wanted or left.
     if (
         not _wants_cluster_children(desired)
         and FINALIZER in _finalizers(raw)
-        and not _cluster_children(deps, p)
+        and not _cluster_children(deps, state)
     ):
-        raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, p)
+        raw = await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, state)
     # 9. Status and Events.
-    await write_status(raw, observe(ms, desired, p, deps.cache), p, deps)
-    if p.errors:
-        raise ReconcileFailed("; ".join(p.errors), p.retry_after)
-    return Result(requeue=p.requeue)
+    await write_status(raw, observe(ms, desired, state, deps.cache), state, deps)
+    if state.errors:
+        raise ReconcileFailed("; ".join(state.errors), state.retry_after)
+    return Result(requeue=state.requeue)
 
 
-async def apply_all(desired: DesiredState, deps: Deps, p: Pass) -> None:
+async def apply_all(desired: DesiredState, deps: Deps, state: ReconcileState) -> None:
     """Ensure each child; a non-retryable failure is recorded and the next child is still tried."""
     for obj in desired.objects:
-        if not await _guarded(apply.ensure(obj, deps, p), p):
+        if not await _guarded(apply.ensure(obj, deps, state), state):
             return
 
 
-async def _guarded(step: Any, p: Pass) -> bool:
-    """Run one write step; record its failure in ``p``. False when the pass should stop."""
+async def _guarded(step: Any, state: ReconcileState) -> bool:
+    """Run one write step; record its failure in ``state``. False when the pass should stop."""
     try:
         await step
-    except ChildError as e:
-        p.errors.append(str(e))
-        p.retry_after = e.retry_after if e.retry_after is not None else p.retry_after
+    except apply.ChildError as e:
+        state.errors.append(str(e))
+        state.retry_after = e.retry_after if e.retry_after is not None else state.retry_after
         return not e.retryable
     return True
 
@@ -126,32 +126,35 @@ async def finalize(raw: Mapping[str, Any], deps: Deps) -> None:
     """Delete the cluster-scoped children this ModelService owns, then release the finalizer."""
     if FINALIZER not in _finalizers(raw):
         return
-    p = Pass(raw["metadata"]["name"], raw["metadata"]["namespace"], _uid(raw))
-    for gvk, obj in _cluster_children(deps, p):
+    state = ReconcileState(raw["metadata"]["name"], raw["metadata"]["namespace"], _uid(raw))
+    for gvk, obj in _cluster_children(deps, state):
         try:
-            await apply.delete(gvk, obj, deps, p)
-        except ChildError as e:
+            await apply.delete(gvk, obj, deps, state)
+        except apply.ChildError as e:
             raise ReconcileFailed(str(e), e.retry_after) from e
-    await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, p)
-    if p.deleted:
-        await deps.events.record(raw, "Normal", "Deleted", "Deleted " + ", ".join(p.deleted))
+    await set_finalizers(raw, [f for f in _finalizers(raw) if f != FINALIZER], deps, state)
+    if state.deleted:
+        await deps.events.record(raw, "Normal", "Deleted", "Deleted " + ", ".join(state.deleted))
 
 
-def _cluster_children(deps: Deps, p: Pass) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+def _cluster_children(deps: Deps, state: ReconcileState) -> list[tuple[tuple[str, str], dict[str, Any]]]:
     """The cluster-scoped children this ModelService owns, per the cache."""
     found = []
-    for gvk, (_, name) in deps.cache.owned_keys(p.owner_key):
+    for gvk, (_, name) in deps.cache.owned_keys(state.owner_key):
         obj = deps.cache.get(gvk, None, name) if gvk[1] in CLUSTER_SCOPED_KINDS else None
-        if obj is not None and apply.ownership(obj, p.name, p.namespace, p.uid) is apply.Ownership.OURS:
+        if (
+            obj is not None
+            and apply.ownership(obj, state.name, state.namespace, state.uid) is apply.Ownership.OURS
+        ):
             found.append((gvk, obj))
     return found
 
 
 async def set_finalizers(
-    raw: Mapping[str, Any], finalizers: list[str], deps: Deps, p: Pass
+    raw: Mapping[str, Any], finalizers: list[str], deps: Deps, state: ReconcileState
 ) -> dict[str, Any]:
     """Update the ModelService with ``finalizers`` (resourceVersion precondition: a 409 requeues)."""
-    p.wrote = True
+    state.wrote = True
     resource = deps.mapper.resource(api.API_VERSION, api.KIND)
     body = {**raw, "metadata": {**raw["metadata"], "finalizers": finalizers}}
     updated = await deps.client.replace(resource, body)
@@ -160,30 +163,30 @@ async def set_finalizers(
     return updated
 
 
-def observe(ms: ModelService, desired: DesiredState, p: Pass, cache: Cache) -> Observed:
+def observe(ms: ModelService, desired: DesiredState, state: ReconcileState, cache: Cache) -> Observed:
     """The status inputs: our children as this pass left them, and their pods as cached."""
     wants_route = any(o["kind"] == "HTTPRoute" for o in desired.objects)
     wants_prefill = ms.spec.prefill is not None
     prefill = names.prefill_name(ms)
     return Observed(
-        decode=p.find("apps/v1", "Deployment", names.decode_name(ms)),
-        prefill=p.find("apps/v1", "Deployment", prefill) if wants_prefill else None,
+        decode=state.find("apps/v1", "Deployment", names.decode_name(ms)),
+        prefill=state.find("apps/v1", "Deployment", prefill) if wants_prefill else None,
         prefill_enabled=wants_prefill,
-        epp=p.find("apps/v1", "Deployment", names.epp_name(ms)),
-        decode_pods=cache.dependents(pods.POD, p.namespace, names.decode_name(ms)),
-        prefill_pods=cache.dependents(pods.POD, p.namespace, prefill) if wants_prefill else (),
-        epp_pods=cache.dependents(pods.POD, p.namespace, names.epp_name(ms)),
-        pool=_find_kind(p, "InferencePool", names.inference_pool_name(ms)),
-        route=_find_kind(p, "HTTPRoute", names.http_route_name(ms)),
+        epp=state.find("apps/v1", "Deployment", names.epp_name(ms)),
+        decode_pods=cache.dependents(pods.POD, state.namespace, names.decode_name(ms)),
+        prefill_pods=cache.dependents(pods.POD, state.namespace, prefill) if wants_prefill else (),
+        epp_pods=cache.dependents(pods.POD, state.namespace, names.epp_name(ms)),
+        pool=_find_kind(state, "InferencePool", names.inference_pool_name(ms)),
+        route=_find_kind(state, "HTTPRoute", names.http_route_name(ms)),
         route_wanted=wants_route,
-        missing_kinds=tuple(sorted(p.missing_kinds)),
-        conflicts=tuple(p.conflicts),
-        error="; ".join(p.errors) or None,
-        autoscalers=_autoscalers(ms, p),
+        missing_kinds=tuple(sorted(state.missing_kinds)),
+        conflicts=tuple(state.conflicts),
+        error="; ".join(state.errors) or None,
+        autoscalers=_autoscalers(ms, state),
     )
 
 
-def _autoscalers(ms: ModelService, p: Pass) -> tuple[Autoscaler, ...]:
+def _autoscalers(ms: ModelService, state: ReconcileState) -> tuple[Autoscaler, ...]:
     """Each autoscaled pod group's HPA or ScaledObject, as this pass left it (None if not written)."""
     found = []
     for role in ROLES:
@@ -193,23 +196,23 @@ def _autoscalers(ms: ModelService, p: Pass) -> tuple[Autoscaler, ...]:
             continue
         api_version, kind = AUTOSCALERS[scaling.engine]
         name = names.role_deployment_name(ms, role)
-        found.append(Autoscaler(role, kind, name, p.find(api_version, kind, name)))
+        found.append(Autoscaler(role, kind, name, state.find(api_version, kind, name)))
     return tuple(found)
 
 
-def _find_kind(p: Pass, kind: str, name: str) -> dict[str, Any] | None:
-    return next((o for (gvk, (_, n)), o in p.live.items() if gvk[1] == kind and n == name), None)
+def _find_kind(state: ReconcileState, kind: str, name: str) -> dict[str, Any] | None:
+    return next((o for (gvk, (_, n)), o in state.live.items() if gvk[1] == kind and n == name), None)
 
 
-async def write_status(raw: Mapping[str, Any], observed: Observed, p: Pass, deps: Deps) -> None:
+async def write_status(raw: Mapping[str, Any], observed: Observed, state: ReconcileState, deps: Deps) -> None:
     """Patch the status only if it changed, then record Events for writes and transitions."""
-    await _record_writes(raw, p, deps)
+    await _record_writes(raw, state, deps)
     old: Mapping[str, Any] = raw.get("status") or {}
     new = derive_status(raw, observed, deps.clock.now())
     if new != old:
         resource = deps.mapper.resource(api.API_VERSION, api.KIND)
         meta = raw["metadata"]
-        p.wrote = True
+        state.wrote = True
         try:
             written = await deps.client.patch_status(
                 resource, meta["name"], meta["namespace"], merge_patch(old, new)
@@ -226,8 +229,8 @@ async def write_status(raw: Mapping[str, Any], observed: Observed, p: Pass, deps
         await deps.events.record(raw, "Warning", "ReconcileError", observed.error)
 
 
-async def _record_writes(raw: Mapping[str, Any], p: Pass, deps: Deps) -> None:
-    for reason, done in (("Created", p.created), ("Updated", p.updated), ("Deleted", p.deleted)):
+async def _record_writes(raw: Mapping[str, Any], state: ReconcileState, deps: Deps) -> None:
+    for reason, done in (("Created", state.created), ("Updated", state.updated), ("Deleted", state.deleted)):
         if done:
             log.info(f"{reason.lower()} children", extra={"children": done})
             await deps.events.record(raw, "Normal", reason, f"{reason} {', '.join(done)}")

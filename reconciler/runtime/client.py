@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -116,6 +116,39 @@ def _token_source(configuration: k8s_client.Configuration) -> TokenSource | None
         return None if value is None else str(value)
 
     return token
+
+
+class KubeClient(Protocol):
+    """The writes (and the rare direct read) a reconcile makes; ``Client`` is one."""
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Manifest: ...
+
+    async def create(self, resource: Resource, obj: Manifest) -> Manifest: ...
+
+    async def replace(self, resource: Resource, obj: Manifest) -> Manifest: ...
+
+    async def apply(
+        self, resource: Resource, obj: Manifest, *, field_manager: str, force: bool = True
+    ) -> Manifest: ...
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = ...,
+    ) -> Manifest: ...
+
+    async def delete(
+        self, resource: Resource, name: str, namespace: str | None = None, *, uid: str | None = None
+    ) -> Manifest: ...
+
+    async def patch_status(
+        self, resource: Resource, name: str, namespace: str | None, status: Any
+    ) -> Manifest: ...
 
 
 class Client:

@@ -15,7 +15,7 @@ import orjson
 
 from reconciler import apply, watches
 from reconciler.apply import FIELD_MANAGER, FIELDS, USER_AGENT
-from reconciler.context import ConflictMemo, Deps, Pass
+from reconciler.controller import ConflictMemo, Deps, ReconcileState
 from reconciler.manager import REPORTING_CONTROLLER
 from reconciler.pods import TEMPLATE_HASH
 from reconciler.runtime import managedfields
@@ -160,7 +160,7 @@ async def test_a_resync_period_with_nothing_to_do_makes_no_request(cluster: Clus
         since = len(cluster.requests)
         for remembered in (True, False):
             if not remembered:
-                r.manager.deps.quiet.clear()  # no pass is skipped: every child is compared
+                r.manager.deps.no_op_fingerprints.clear()  # no reconcile is skipped: every child is compared
             target = r.manager.controller.reconciles + 2
             await wait_for(lambda: r.manager.controller.reconciles >= target, 5, "a resync")  # noqa: B023
             await r.idle()
@@ -278,10 +278,12 @@ def _decode_deployment(cluster: Cluster) -> Manifest:
     )
 
 
-async def _ensure(deps: Deps, desired: Manifest, owner: Manifest) -> Pass:
-    p = Pass(owner["metadata"]["name"], owner["metadata"]["namespace"], owner["metadata"]["uid"])
-    await apply.ensure(desired, deps, p)
-    return p
+async def _ensure(deps: Deps, desired: Manifest, owner: Manifest) -> ReconcileState:
+    state = ReconcileState(
+        owner["metadata"]["name"], owner["metadata"]["namespace"], owner["metadata"]["uid"]
+    )
+    await apply.ensure(desired, deps, state)
+    return state
 
 
 def _cached(deps: Deps, obj: Manifest) -> Manifest | None:

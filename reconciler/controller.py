@@ -1,4 +1,5 @@
-"""What a reconcile works with (``Deps``) and what one pass did and saw (``Pass``).
+"""The ModelService controller's state: what every reconcile shares (``Deps``) and what one
+reconcile of one ModelService did and saw (``ReconcileState``).
 
 Kept apart from ``reconcile`` and ``apply`` so both can use them without importing each other.
 """
@@ -6,48 +7,18 @@ Kept apart from ``reconcile`` and ``apply`` so both can use them without importi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from reconciler.runtime.cache import GVK, Cache
-from reconciler.runtime.client import Manifest, Resource
+from reconciler.runtime.client import KubeClient, Manifest
 from reconciler.runtime.clock import Clock
 from reconciler.runtime.discovery import RestMapper
 from reconciler.runtime.events import EventRecorder
 from reconciler.runtime.informer import ObjKey
 from shared.settings import OperatorSettings
 
-
-class KubeClient(Protocol):
-    """The writes (and the rare direct read) a reconcile makes; ``runtime.client.Client`` is one."""
-
-    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Manifest: ...
-
-    async def create(self, resource: Resource, obj: Manifest) -> Manifest: ...
-
-    async def replace(self, resource: Resource, obj: Manifest) -> Manifest: ...
-
-    async def apply(
-        self, resource: Resource, obj: Manifest, *, field_manager: str, force: bool = True
-    ) -> Manifest: ...
-
-    async def patch(
-        self,
-        resource: Resource,
-        name: str,
-        patch: Any,
-        namespace: str | None = None,
-        *,
-        subresource: str | None = None,
-        patch_type: str = ...,
-    ) -> Manifest: ...
-
-    async def delete(
-        self, resource: Resource, name: str, namespace: str | None = None, *, uid: str | None = None
-    ) -> Manifest: ...
-
-    async def patch_status(
-        self, resource: Resource, name: str, namespace: str | None, status: Any
-    ) -> Manifest: ...
+Fingerprint = tuple[str, int, int]
+"""What a reconcile read: the ModelService's resourceVersion, the cache's fingerprint of its
+children and their pods, and the generation of the served kinds."""
 
 
 class ConflictMemo:
@@ -86,19 +57,20 @@ class Deps:
     events: EventRecorder
     clock: Clock
     conflicts: ConflictMemo
-    quiet: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-    """Per key, the fingerprint of what the last pass read, if that pass wrote nothing."""
+    no_op_fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    """Per key, the fingerprint of what the last reconcile read, kept only if that reconcile was a
+    no-op: while the fingerprint still matches, another reconcile would find the same, so none runs."""
 
 
 @dataclass
-class Pass:
+class ReconcileState:
     """One reconcile of one ModelService: its identity, what it wrote, and what it saw."""
 
     name: str
     namespace: str
     uid: str
     live: dict[tuple[GVK, ObjKey], Manifest] = field(default_factory=dict)
-    """Every desired child this ModelService controls, as it is after this pass."""
+    """Every desired child this ModelService controls, as it is after this reconcile."""
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -111,8 +83,8 @@ class Pass:
     """The ModelService itself was written (status or finalizers)."""
 
     @property
-    def quiet(self) -> bool:
-        """Nothing was written, nothing failed, nothing is in the way: a pass worth remembering."""
+    def was_no_op(self) -> bool:
+        """Nothing was written, nothing failed, nothing is in the way: a reconcile worth remembering."""
         changed = self.created or self.updated or self.deleted or self.wrote
         return not (changed or self.conflicts or self.errors or self.requeue)
 
@@ -126,12 +98,3 @@ class Pass:
 
     def find(self, api_version: str, kind: str, name: str, namespaced: bool = True) -> Manifest | None:
         return self.live.get(((api_version, kind), (self.namespace if namespaced else "", name)))
-
-
-class ChildError(Exception):
-    """Writing one child failed; ``retryable`` errors end the pass early (the next would fail too)."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
