@@ -1,4 +1,4 @@
-"""The clock every time-dependent part of the reconciler reads: queue delays, backoff, leases, status.
+"""The clock every time-dependent part reads: queue delays, backoff, leases, events, status times.
 
 Injecting it lets tests drive rate limiters, delayed requeues and lease expiry without sleeping.
 ``SystemClock`` is the real one; tests bring a manual clock with the same shape.
@@ -47,16 +47,6 @@ class SystemClock:
         await asyncio.sleep(delay)
 
 
-def format_time(moment: datetime) -> str:
-    """metav1.Time: RFC 3339 in UTC with second precision."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def format_micro_time(moment: datetime) -> str:
     """metav1.MicroTime: RFC 3339 in UTC with microseconds (Events, Leases)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse metav1.Time or MicroTime (a trailing Z or an offset)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
