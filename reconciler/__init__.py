@@ -1,6 +1,9 @@
-"""The ModelService reconciler: an asyncio controller in controller-runtime's design.
+"""The ModelService reconciler: the ModelService controller on a small asyncio controller runtime.
 
-``kube`` talks to the API server, ``informer``/``cache`` keep watched copies of ModelServices and
-their children, ``queue`` and ``controller`` run the workers, ``reconcile`` and ``apply`` converge
-one ModelService, ``leader`` holds the Lease, ``manager`` wires them, ``__main__`` runs it.
+``runtime`` is the generic part (client, informers, cache, queue, workers, leader election, events;
+it imports nothing from the shared package or from the controller). The controller is the rest:
+``watches`` says what is cached and which ModelService each object concerns, ``reconcile`` and
+``apply`` converge one ModelService (``pods`` is what they read of its serving pods), ``controller``
+holds what reconciles share and what one reconcile did, ``manager`` wires it all together, and
+``config`` and ``__main__`` run it.
 """

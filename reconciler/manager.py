@@ -1,12 +1,19 @@
 """The running reconciler: discovery, caches, leader election, workers, resync; start and stop.
 
 Start-up: discover the kinds (waiting for the ModelService CRD if needed), start one informer per
-served kind and one for the serving pods (their status is read, never written), wait until every
-cache has synced, then campaign for the Lease (standbys keep their
-caches warm) and, once leading, start the workers. Optional third-party kinds whose CRD is absent
-are re-discovered every ``discovery_period``; when one appears its informer starts and every
-ModelService is reconciled again, so its children get created. Every ``resync_period`` all
-ModelServices are enqueued, which corrects drift the watches cannot see.
+served kind and one for the serving pods (their status is read, never written; ``watches`` says
+how each kind maps to ModelServices), wait until every cache has synced, then campaign for the
+Lease (standbys keep their caches warm) and, once leading, start the workers. Optional
+third-party kinds whose CRD is absent are re-discovered every ``discovery_period``; when one
+appears its informer starts and every ModelService is reconciled again, so its children get
+created.
+
+Every ``resync_period`` every ModelService is enqueued again and the cached-object gauge is
+updated. A resync reads nothing new (reconciles read the cache): a ModelService whose object,
+children, pods and served kinds are unchanged since its last no-op reconcile is skipped
+(``Deps.no_op_fingerprints``) without an API request. What the resync does re-run are the
+reconciles that were not no-ops (a failure, a conflict, a requeue), and a foreign object that
+``ConflictMemo`` remembered for one period is tried again.
 
 ``stop()`` is the graceful path (SIGTERM): no new keys, in-flight reconciles finish, the Lease is
 released. Cancelling ``run()`` is the abrupt path, as a crash would be: the Lease is left to expire.

@@ -4,7 +4,7 @@
 account, including token refresh); requests go through one pooled ``aiohttp`` session and move
 plain dicts, which is cheaper than the generated models and keeps the caches small. Every request
 passes a client-side token bucket (QPS/burst, as client-go's), is counted by verb and status code,
-and failures become the typed errors of ``reconciler.runtime.errors``.
+and failures become the typed errors of ``errors``.
 """
 
 from __future__ import annotations

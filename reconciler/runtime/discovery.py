@@ -1,7 +1,7 @@
 """Resource discovery: the REST mapping from (apiVersion, kind) to plural and scope.
 
 Asks the API server's discovery documents (``/api/v1``, ``/apis/<group>/<version>``) only for the
-group-versions the reconciler uses, so start-up costs a handful of small requests. A group-version
+group-versions the controller uses, so start-up costs a handful of small requests. A group-version
 the server does not serve (a third-party CRD that is not installed) is remembered as missing, and
 ``refresh`` can be called again later to notice it being installed.
 """
@@ -34,7 +34,7 @@ def discovery_path(api_version: str) -> str:
 
 
 class RestMapper:
-    """REST mappings of the kinds the reconciler uses, refreshed on demand."""
+    """REST mappings of the kinds the controller uses, refreshed on demand."""
 
     def __init__(self, client: DiscoveryClient) -> None:
         self._client = client

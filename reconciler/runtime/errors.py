@@ -15,7 +15,7 @@ from typing import Any
 
 
 class TerminalError(Exception):
-    """A spec the reconciler cannot act on; recorded on the status and not retried."""
+    """A spec the controller cannot act on; recorded on the status and not retried."""
 
 
 class ReconcileFailed(Exception):

@@ -1,8 +1,9 @@
-"""The reconciler's plain-HTTP endpoints: ``/healthz`` and ``/readyz`` on one port, ``/metrics`` on another.
+"""A controller's plain-HTTP endpoints: ``/healthz`` and ``/readyz`` on one port, ``/metrics`` on another.
 
-``/readyz`` is 200 once every cache has synced, on the leader and on standbys alike (a standby is
-ready to take over); ``/healthz`` is 200 while the manager runs. ``/metrics`` is the Prometheus
-text format of the manager's own registry.
+``/readyz`` and ``/healthz`` answer 200 while the ``ready`` and ``alive`` checks given to
+``probes_app`` hold (the reconciler's: every cache synced, on the leader and on standbys alike, and
+the manager running). ``/metrics`` is the Prometheus text format of the registry given to
+``metrics_app``.
 """
 
 from __future__ import annotations

@@ -6,13 +6,13 @@ backoff. A relist diffs against the store, so only objects that really changed w
 was down produce events.
 
 Memory: objects are stored as compact JSON, deflated with a preset dictionary (the first object
-the informer stored). Children of different ModelServices differ in little more than names, so a
-4 KB Deployment shrinks to a few hundred bytes, against about 18 KB as a Python dict; ``Entry``
-keeps beside it only what the cache reads on every event (resourceVersion, owner key). Reading an
-object decodes a fresh dict, which callers may change freely. ``metadata.managedFields`` is dropped
-(often the largest part); nothing else is. An informer may be given its own ``transform`` instead
-(the Pod informer keeps only what the status reads: ``reconciler.pods``; children keep the
-entries of the reconciler's own field manager: ``reconciler.fields``).
+the informer stored). Objects of one kind that one controller made differ in little more than
+names, so a 4 KB Deployment shrinks to a few hundred bytes, against about 18 KB as a Python dict;
+``Entry`` keeps beside it only what the cache reads on every event (resourceVersion, owner key).
+Reading an object decodes a fresh dict, which callers may change freely. ``metadata.managedFields``
+is dropped (often the largest part); nothing else is. An informer may be given its own
+``transform`` instead (client-go's SetTransform: of a pod, say, only what a status reads, or of a
+child the entries of the controller's own field manager, ``managedfields.FieldManager.slim``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every replica tries to take or renew the Lease every ``retry_period``; writes ca
 resourceVersion, so of two candidates exactly one wins. A candidate judges expiry by how long it
 has seen the *same* Lease record (on its own monotonic clock, never comparing wall clocks across
 machines), so a standby takes over at most ``lease_duration`` after the leader stopped renewing.
-A leader that cannot renew within ``renew_deadline`` steps down; the reconciler then exits so a
+A leader that cannot renew within ``renew_deadline`` steps down; its process then exits so a
 fresh process starts as a candidate. On shutdown the leader releases the Lease by clearing
 ``holderIdentity``, so a standby takes over at its next retry instead of waiting for expiry.
 """

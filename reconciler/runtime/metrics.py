@@ -1,7 +1,7 @@
-"""Prometheus metrics of the reconciler, named as controller-runtime and client-go name theirs.
+"""Prometheus metrics of a controller, named as controller-runtime and client-go name theirs.
 
 Dashboards and alerts written for Go operators work unchanged. Every ``Metrics`` owns its registry,
-so two reconcilers in one process (tests run a leader and a standby) never collide.
+so two controllers in one process (tests run a leader and a standby) never collide.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ _REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 
 class Metrics:
-    """Collectors for one reconciler: reconciles, work queue, API requests, leader election."""
+    """Collectors for one controller process: reconciles, work queue, API requests, leader election."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
