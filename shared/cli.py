@@ -49,7 +49,11 @@ _VALIDATE_HELP = (
 
 def _add_settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--settings", type=Path, metavar="FILE", help="YAML/JSON file of operator settings (snake_case keys)"
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON file of operator settings (snake_case or camelCase keys), as the services' "
+        "--settings-file",
     )
     parser.add_argument(
         "--set",

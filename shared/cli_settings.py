@@ -1,9 +1,9 @@
 """Operator settings for the offline command line: a settings file plus ``--set key=value`` overrides.
 
-The services read :class:`~shared.settings.OperatorSettings` from flags; the command line reads the
-same model from a YAML/JSON file (snake_case keys, camelCase accepted) and dotted overrides such as
-``tracing.enabled=true`` or ``epp_flags.kv-cache-usage-percentage-metric=foo``, so a render shows
-exactly what the reconciler would create with those flags.
+The file is the one the services take as ``--settings-file`` and is read by the same code
+(:func:`shared.flags.read_file`); the overrides are dotted keys such as ``tracing.enabled=true`` or
+``epp_flags.kv-cache-usage-percentage-metric=foo`` and win over the file. A render therefore shows
+exactly what the reconciler would create with that file and those settings.
 """
 
 from __future__ import annotations
@@ -15,26 +15,8 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_snake
 
-from shared import yamlio
+from shared import flags, yamlio
 from shared.settings import OperatorSettings
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _snake_keys(model: type[BaseModel], data: Any) -> Any:
-    """Accept camelCase keys for model fields; keys of free-form maps (epp_flags) stay untouched."""
-    if not isinstance(data, dict):
-        return data
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = key if key in model.model_fields else to_snake(str(key))
-        field = model.model_fields.get(name)
-        if field is not None and _is_model(field.annotation):
-            value = _snake_keys(field.annotation, value)  # type: ignore[arg-type]
-        out[name] = value
-    return out
 
 
 def _target_type(path: list[str]) -> Any:
@@ -52,7 +34,7 @@ def _target_type(path: list[str]) -> Any:
             raise yamlio.InputError(f"--set {'.'.join(path)}: unknown setting {part!r} (known: {known})")
         path[i] = name
         annotation = model.model_fields[name].annotation
-        if _is_model(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         elif i != len(path) - 1 and get_origin(annotation) is not dict:
             raise yamlio.InputError(f"--set {'.'.join(path)}: {name!r} is not a group of settings")
@@ -87,19 +69,12 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
 
 
 def load_settings(settings_file: Path | None, overrides: list[str]) -> OperatorSettings:
-    """Settings from an optional file and ``--set`` overrides; bad input raises InputError."""
+    """Settings from ``--set`` overrides over an optional file; bad input raises InputError."""
     data: dict[str, Any] = {}
-    if settings_file is not None:
-        docs = yamlio.read_documents(settings_file)
-        if len(docs) > 1 or (docs and not isinstance(docs[0].body, dict)):
-            raise yamlio.InputError(f"{settings_file}: expected one mapping of settings")
-        data = _snake_keys(OperatorSettings, docs[0].body if docs else {})
     for assignment in overrides:
         apply_override(data, assignment)
+    file_data = {} if settings_file is None else flags.read_file(settings_file, OperatorSettings)
     try:
-        return OperatorSettings.model_validate(data)
+        return flags.resolve(OperatorSettings, [data, file_data])
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)
-        )
-        raise yamlio.InputError(f"invalid settings: {problems}") from e
+        raise yamlio.InputError(f"invalid settings: {flags.problems(e)}") from e

@@ -1,16 +1,19 @@
 """Operator settings: the one typed model both services read their configuration into.
 
 Defaults are the reference operator's flag defaults, so a plain install renders the same children.
-The services fill this from flags and environment variables; builders only ever read it.
+Each setting is declared here once; ``shared.flags`` turns the declaration into both services' flags,
+their environment variables and the settings-file keys the services and the offline CLI read.
+Constructing ``OperatorSettings(...)`` applies only its arguments; builders only ever read it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared import formats
+from shared.flags import Flag, Settings
 
 Provider = Literal["istio", "gke", "none"]
 EppGeneration = Literal["gateway-api-inference-extension", "llm-d-router"]
@@ -40,16 +43,14 @@ DEFAULT_GATEWAY_NAME = "otterscale-llm-d-infra-inference-gateway"
 DEFAULT_GATEWAY_NAMESPACE = "llm-d"
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-
-class TracingSettings(_Settings):
+class TracingSettings(BaseModel):
     """OpenTelemetry tracing for the EPP and the routing proxy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     enabled: bool = False
     """Turn tracing on (EPP --tracing=true plus OTEL_* env)."""
-    otel_exporter_endpoint: str = ""
+    otel_exporter_endpoint: Annotated[str, Flag("otel-endpoint")] = ""
     """OTLP exporter endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)."""
     sampler: str = "parentbased_traceidratio"
     """OTEL_TRACES_SAMPLER; empty omits it."""
@@ -57,7 +58,7 @@ class TracingSettings(_Settings):
     """OTEL_TRACES_SAMPLER_ARG; empty omits it."""
 
 
-class OperatorSettings(_Settings):
+class OperatorSettings(Settings):
     """Everything operator-wide that shapes the children of a ModelService."""
 
     default_engine_image: str = DEFAULT_ENGINE_IMAGE
@@ -66,7 +67,8 @@ class OperatorSettings(_Settings):
     """EPP generation: its config schema and, unless default_epp_image is given, its image."""
     default_epp_image: str = DEFAULT_EPP_IMAGE
     """EPP image when spec.inferencePool.endpointPicker.image is empty or there is no inferencePool;
-    when not given (or None), the default image of epp_generation."""
+    when not given (or None), the default image of epp_generation (the default shown is the
+    default generation's)."""
     default_routing_proxy_image: str = DEFAULT_ROUTING_PROXY_IMAGE
     """Routing sidecar image when spec.routingProxy.image is empty."""
     kit_image: str = DEFAULT_KIT_IMAGE
@@ -75,8 +77,8 @@ class OperatorSettings(_Settings):
     """Pass --plain-http to `kit unpack` (only for registries without TLS)."""
     provider: Provider = "istio"
     """istio creates a DestinationRule for the EPP; gke skips the metrics token Secret."""
-    epp_flags: dict[str, str] = Field(default_factory=dict)
-    """Extra EPP arguments, emitted sorted by key as --key=value."""
+    epp_flags: Annotated[dict[str, str], Flag("epp-flag")] = Field(default_factory=dict)
+    """Extra EPP arguments KEY=VALUE, emitted sorted by key as --KEY=VALUE."""
     metrics_endpoint_auth: bool = True
     """EPP protects /metrics with TokenReview/SubjectAccessReview; Prometheus sends a token."""
     default_gateway_name: str = DEFAULT_GATEWAY_NAME
@@ -85,11 +87,13 @@ class OperatorSettings(_Settings):
     """Namespace of the default gateway."""
     tracing: TracingSettings = TracingSettings()
     """Tracing settings."""
-    version: str = "devel"
+    version: Annotated[str, Flag("operator-version")] = "devel"
     """Operator version, the app.kubernetes.io/version label on child metadata; empty omits it."""
-    engine_startup_timeout_seconds: int = Field(default=3600, ge=60)
-    """How long vLLM may take to load a model before its startup probe fails the pod."""
-    allowed_image_prefixes: tuple[str, ...] = ()
+    engine_startup_timeout_seconds: Annotated[int, Flag("engine-startup-timeout")] = Field(
+        default=3600, ge=60
+    )
+    """Seconds vLLM may take to load a model before its startup probe fails the pod."""
+    allowed_image_prefixes: Annotated[tuple[str, ...], Flag("allowed-image-prefix")] = ()
     """Image prefixes allowed for engine, routing-proxy and EPP images; empty allows all."""
 
     @model_validator(mode="before")
