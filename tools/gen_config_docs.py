@@ -1,19 +1,20 @@
-"""Render the configuration reference of both services from their flag tables.
+"""Render the configuration reference of both services from their settings declarations.
 
 The README's configuration section is this script's output between two marker comments; a test
-keeps them equal, so a new flag cannot go undocumented. Run ``python -m tools.gen_config_docs
---write`` after changing a flag.
+keeps them equal, so a new setting cannot go undocumented. The operator settings are one table,
+since both services declare them once and read them alike; each service's own settings follow.
+Run ``python -m tools.gen_config_docs --write`` after changing a setting.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from reconciler import config as reconciler_config
+from shared.flags import FlagSet, Option
 from webhook import config as webhook_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -21,30 +22,37 @@ BEGIN = "<!-- BEGIN GENERATED CONFIGURATION (python -m tools.gen_config_docs --w
 END = "<!-- END GENERATED CONFIGURATION -->"
 
 
-class _Flag(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def help(self) -> str: ...
-    @property
-    def repeat(self) -> bool: ...
+def _meaning(flag: Option) -> str:
+    default = f" (`{flag.shown_default}`)" if flag.shown_default else ""
+    return flag.help.replace("|", "/") + default
 
 
-def _table(flags: Iterable[_Flag], env_name: Callable[[str], str]) -> str:
-    """One row per flag; the reconciler's flags carry their defaults, the webhook's name them in the help."""
-    rows = ["| flag | environment variable | meaning (default) |", "| --- | --- | --- |"]
-    for flag in flags:
-        suffix = " (repeatable)" if flag.repeat else ""
-        meaning = flag.help.replace("|", "/") + _default(flag)
-        rows.append(f"| `--{flag.name}`{suffix} | `{env_name(flag.name)}` | {meaning} |")
+def _flag(flag: Option) -> str:
+    return f"`--{flag.name}`" + (" (repeatable)" if flag.repeat else "")
+
+
+def _operator_table() -> str:
+    """One row per operator setting: its flag, each service's variable and its settings-file key."""
+    group = reconciler_config.FLAG_SET.file_group
+    rows = [
+        "| flag | webhook variable | reconciler variable | settings file key | meaning (default) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for flag in reconciler_config.FLAGS:
+        if flag.path[:1] == (group,):
+            variables = f"`{webhook_config.env_name(flag.name)}` | `{reconciler_config.env_name(flag.name)}`"
+            key = ".".join(flag.path[1:])
+            rows.append(f"| {_flag(flag)} | {variables} | `{key}` | {_meaning(flag)} |")
     return "\n".join(rows)
 
 
-def _default(flag: _Flag) -> str:
-    value = getattr(flag, "default", None)
-    if value in (None, (), ""):
-        return ""
-    return f" (`{str(value).lower() if isinstance(value, bool) else value}`)"
+def _service_table(flag_set: FlagSet[Any]) -> str:
+    """One row per setting of the service alone (its operator settings are in the table above)."""
+    rows = ["| flag | environment variable | meaning (default) |", "| --- | --- | --- |"]
+    for flag in flag_set.flags:
+        if flag.path[:1] != (flag_set.file_group,):
+            rows.append(f"| {_flag(flag)} | `{flag_set.env_name(flag.name)}` | {_meaning(flag)} |")
+    return "\n".join(rows)
 
 
 def render() -> str:
@@ -53,13 +61,17 @@ def render() -> str:
         [
             BEGIN,
             "",
+            "### Operator settings (both services)",
+            "",
+            _operator_table(),
+            "",
             "### Webhook (`python -m webhook`)",
             "",
-            _table(webhook_config.FLAGS, webhook_config.env_name),
+            _service_table(webhook_config.FLAG_SET),
             "",
             "### Reconciler (`python -m reconciler`)",
             "",
-            _table(reconciler_config.FLAGS, reconciler_config.env_name),
+            _service_table(reconciler_config.FLAG_SET),
             "",
             END,
         ]
