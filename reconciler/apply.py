@@ -72,6 +72,8 @@ _DEPLOYMENT: GVK = ("apps/v1", "Deployment")
 
 
 def _same_quantity(a: str, b: str) -> bool:
+    """Quantities as the builders write them (``shared.kube_types``); the API server stores the
+    canonical form, so ``1024Mi`` must equal the ``1Gi`` it returns."""
     try:
         return parse_quantity(a) == parse_quantity(b)
     except ValueError:
