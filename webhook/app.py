@@ -54,6 +54,7 @@ class Limits:
 
 CONFIG_KEY = web.AppKey("config", WebhookConfig)
 MEMOS_KEY = web.AppKey("memos", admission.Memos)
+ANSWERS_KEY = web.AppKey("answers", handling.Answers)
 STATE_KEY = web.AppKey("state", State)
 RELOADER_KEY = web.AppKey("reloader", CertReloader)
 LIMITS_KEY = web.AppKey("limits", Limits)
@@ -69,7 +70,7 @@ def _admission_handler(hook: admission.Hook) -> Callable[[web.Request], Awaitabl
             connection.busy()
         metrics.in_flight += 1
         try:
-            answer = await _answer(request, hook, config, app[MEMOS_KEY], limits)
+            answer = await _answer(request, hook, config, app[MEMOS_KEY], app[ANSWERS_KEY], limits)
         finally:
             metrics.in_flight -= 1
             if connection is not None:
@@ -85,40 +86,66 @@ def _admission_handler(hook: admission.Hook) -> Callable[[web.Request], Awaitabl
 
 
 async def _answer(
-    request: web.Request, hook: admission.Hook, config: WebhookConfig, memos: admission.Memos, limits: Limits
+    request: web.Request,
+    hook: admission.Hook,
+    config: WebhookConfig,
+    memos: admission.Memos,
+    answers: handling.Answers,
+    limits: Limits,
 ) -> handling.Answer:
     limit = config.max_body_bytes
     declared = request.content_length
     if declared is not None and declared > limit:
         return handling.bad_request(f"body of {declared} bytes exceeds the limit of {limit}")
-    reserved = await limits.budget.acquire(declared if declared is not None else limit)
+    wanted = declared if declared is not None else limit
+    reserved = limits.budget.try_acquire(wanted)
+    if reserved is None:
+        reserved = await limits.budget.acquire(wanted)
     try:
-        try:
-            if request.content.is_eof():  # came with the headers, as small bodies do: no deadline
-                body = await request.read()
-            else:
+        content = request.content
+        if declared is not None and content.is_eof():
+            # The whole body came with the headers, as an ordinary ModelService's does: take it
+            # from the buffer without the read loop's awaits. The limit still applies to what
+            # was buffered, which a compressed body can make larger than it declared.
+            body = content.read_nowait()
+            if len(body) > limit:
+                return handling.bad_request(f"body exceeds the limit of {limit} bytes")
+        else:
+            try:
                 async with asyncio.timeout(config.body_timeout):
                     body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return handling.bad_request(f"body exceeds the limit of {limit} bytes")
-        except TimeoutError:
-            return handling.bad_request(f"body not received within {config.body_timeout:g} s", status=408)
-        except ConnectionError:
-            # The client went away mid-body (the API server gave up on a timeout, say): one line,
-            # not aiohttp's traceback; the answer goes nowhere.
-            log.info("client disconnected before sending the whole body", extra={"hook": hook})
-            return handling.bad_request("client disconnected before sending the whole body")
+            except web.HTTPRequestEntityTooLarge:
+                return handling.bad_request(f"body exceeds the limit of {limit} bytes")
+            except TimeoutError:
+                return handling.bad_request(f"body not received within {config.body_timeout:g} s", status=408)
+            except ConnectionError:
+                # The client went away mid-body (the API server gave up on a timeout, say): one
+                # line, not aiohttp's traceback; the answer goes nowhere.
+                log.info("client disconnected before sending the whole body", extra={"hook": hook})
+                return handling.bad_request("client disconnected before sending the whole body")
+        # The header as sent is what the API server always sends; only anything else is parsed.
+        content_type = request.headers.get("Content-Type")
+        if content_type not in handling.JSON_TYPES:
+            content_type = request.content_type
+        if len(body) <= INLINE_BODY_BYTES:
+            return handling.handle(
+                body,
+                content_type,
+                hook,
+                config.operator,
+                persist_images=config.persist_default_images,
+                memos=memos,
+                answers=answers,
+            )
+        # The memos are not thread-safe, and content this large is not remembered anyway.
         judge = functools.partial(
             handling.handle,
             body,
-            request.content_type,
+            content_type,
             hook,
             config.operator,
             persist_images=config.persist_default_images,
         )
-        if len(body) <= INLINE_BODY_BYTES:
-            return judge(memos=memos)
-        # The memos are not thread-safe, and content this large is not remembered anyway.
         return await asyncio.get_running_loop().run_in_executor(limits.worker, judge)
     finally:
         limits.budget.release(reserved)
@@ -185,7 +212,9 @@ def make_app(
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = metrics if metrics is not None else WebhookMetrics()
     app[STATE_KEY] = State()
-    app[MEMOS_KEY] = admission.Memos()  # for `config.operator`, which never changes while serving
+    # For `config.operator` and `config.persist_default_images`, which never change while serving.
+    app[MEMOS_KEY] = admission.Memos()
+    app[ANSWERS_KEY] = handling.Answers()
     app[LIMITS_KEY] = Limits(
         guard.BytesBudget(config.max_bytes_in_flight),
         # One thread: large bodies are judged one at a time, which also bounds their memory.

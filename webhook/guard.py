@@ -170,12 +170,23 @@ class BytesBudget:
         """Requests waiting for their share."""
         return len(self._waiters)
 
-    async def acquire(self, size: int) -> int:
-        """Wait until `size` bytes (capped at the limit) are free; returns what to `release`."""
+    def try_acquire(self, size: int) -> int | None:
+        """`size` bytes (capped at the limit) if they are free and nobody waits, else None.
+
+        The usual case, without the coroutine `acquire` costs; returns what to `release`.
+        """
         size = min(max(size, 0), self.limit)
         if not self._waiters and self.in_use + size <= self.limit:
             self.in_use += size
             return size
+        return None
+
+    async def acquire(self, size: int) -> int:
+        """Wait until `size` bytes (capped at the limit) are free; returns what to `release`."""
+        granted = self.try_acquire(size)
+        if granted is not None:
+            return granted
+        size = min(max(size, 0), self.limit)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (size, future)
         self._waiters.append(entry)
