@@ -15,6 +15,7 @@ import orjson
 
 from shared.settings import OperatorSettings
 from webhook import admission, reviews
+from webhook.memo import MAX_CONTENT_BYTES, Memo
 
 JSON_TYPES = frozenset({"application/json"})
 
@@ -39,6 +40,30 @@ class Answer(NamedTuple):
     """The object asked about, `namespace/name`, for the log."""
 
 
+class _Remembered(NamedTuple):
+    """An answer without its uid: the encoded review split where the uid goes, and its labels."""
+
+    head: bytes
+    tail: bytes
+    verdict: admission.Verdict
+    reason: str
+    message: str
+
+
+class Answers:
+    """Whole answers of recent requests (see `webhook.memo`), for one `OperatorSettings` and one
+    `persist_images`, like `admission.Memos`.
+
+    The same request comes again and again (a server-side dry run and then the write, retries,
+    re-applies of an unchanged manifest); remembering its encoded answer skips the review, the
+    memos' own keys and the encoding. Answers are held in bytes and strings only, so the garbage
+    collector does not track them.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.memo: Memo[_Remembered] = Memo(size)
+
+
 def handle(
     body: bytes,
     content_type: str,
@@ -47,8 +72,10 @@ def handle(
     *,
     persist_images: bool = True,
     memos: admission.Memos | None = None,
+    answers: Answers | None = None,
 ) -> Answer:
-    """Answer one admission request body; `memos` must belong to `settings` (see `admission.Memos`)."""
+    """Answer one admission request body; `memos` and `answers` must belong to `settings` and
+    `persist_images` (see `admission.Memos`)."""
     try:
         if content_type not in JSON_TYPES:
             raise reviews.BadRequest(f"content type must be application/json, got {content_type or 'none'!r}")
@@ -56,29 +83,87 @@ def handle(
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise reviews.BadRequest(f"body is not valid JSON: {str(e)[:200]}") from e
+        request = decoded.get("request") if isinstance(decoded, dict) else None
+        uid = request.get("uid") if isinstance(request, dict) else None
+        if answers is not None and isinstance(uid, str) and uid and len(body) <= MAX_CONTENT_BYTES:
+            assert isinstance(request, dict)
+
+            def judge() -> _Remembered:
+                return _remembered(
+                    admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
+                )
+
+            # The key holds every input of `admission.review` but the uid: a hit means the same
+            # review passed `reviews.parse` before, and the uid was checked just above. A new input
+            # of the review must be added here.
+            key = orjson.dumps(
+                [
+                    hook,
+                    persist_images,
+                    decoded.get("apiVersion"),
+                    decoded.get("kind"),
+                    *(request.get(field) for field in _REVIEWED_FIELDS),
+                ]
+            )
+            remembered = answers.memo.get_or_compute(key, judge)
+            return Answer(
+                200,
+                remembered.head + orjson.dumps(uid) + remembered.tail,
+                uid,
+                request["operation"],
+                remembered.verdict,
+                remembered.reason,
+                remembered.message,
+                _user(request),
+                _target(request),
+            )
         review = admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
     except reviews.BadRequest as e:
         encoded = orjson.dumps(reviews.bad_request_review(e))
         return Answer(400, encoded, e.uid, "unknown", "bad_request", "BadRequest", e.message)
     response = review["response"]
     status = response.get("status")
-    verdict = admission.verdict(review)
-    reason = status["reason"] if status is not None else ""
-    message = status["message"] if status is not None else ""
     request = decoded["request"]
-    user = request.get("userInfo")
-    username = user.get("username") if isinstance(user, dict) else None
     return Answer(
         200,
         orjson.dumps(review),
         response["uid"],
         request["operation"],
-        verdict,
-        reason,
-        message,
-        username[:256] if isinstance(username, str) else "",
+        admission.verdict(review),
+        status["reason"] if status is not None else "",
+        status["message"] if status is not None else "",
+        _user(request),
         _target(request),
     )
+
+
+_REVIEWED_FIELDS = ("kind", "operation", "name", "namespace", "subResource", "object", "oldObject")
+"""The fields of `request` that `reviews.parse` reads and the review depends on (not uid, dryRun
+or userInfo)."""
+
+
+def _remembered(review: reviews.AdmissionReview) -> _Remembered:
+    """The review's encoding, minus the uid that opens its response (see `Answers`)."""
+    response = review["response"]
+    rest = {k: v for k, v in response.items() if k != "uid"}
+    status = response.get("status")
+    head = (
+        orjson.dumps({"apiVersion": review["apiVersion"], "kind": review["kind"]})[:-1]
+        + b',"response":{"uid":'
+    )
+    return _Remembered(
+        head,
+        b"," + orjson.dumps(rest)[1:] + b"}",  # `rest` is never empty: it holds `allowed`
+        admission.verdict(review),
+        status["reason"] if status is not None else "",
+        status["message"] if status is not None else "",
+    )
+
+
+def _user(request: dict[str, Any]) -> str:
+    user = request.get("userInfo")
+    username = user.get("username") if isinstance(user, dict) else None
+    return username[:256] if isinstance(username, str) else ""
 
 
 def _target(request: dict[str, Any]) -> str:

@@ -175,3 +175,60 @@ def test_changing_the_offending_value_to_another_bad_one_is_denied() -> None:
     assert [c["field"] for c in response["status"]["details"]["causes"]] == [
         "spec.decode.nodeSelector[worse key!]"
     ]
+
+
+# --- remembered whole answers ------------------------------------------------------------------
+
+
+def _handle(body: dict[str, Any], hook: admission.Hook, answers: handling.Answers | None) -> handling.Answer:
+    return handling.handle(orjson.dumps(body), "application/json", hook, SETTINGS, answers=answers)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(range(len(UPDATES))), st.sampled_from(["mutate", "validate"]), st.booleans()
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_remembered_whole_answers_equal_fresh_ones_byte_for_byte(steps: list[tuple[int, str, bool]]) -> None:
+    # Every request is sent twice with a new uid and user: the second answer comes from memory.
+    answers = handling.Answers()
+    old = _stored(samples.full_pd())
+    for n, (i, hook, dry_run) in enumerate(steps):
+        new = samples.with_changes(old, *UPDATES[i])
+        for attempt in range(2):
+            uid, user = f"uid-{n}-{attempt}", {"username": f"user-{attempt}"}
+            body = samples.review(new, "UPDATE", old, uid=uid, dryRun=dry_run, userInfo=user)
+            fresh = _handle(body, hook, None)  # type: ignore[arg-type]
+            assert _handle(body, hook, answers) == fresh  # type: ignore[arg-type]
+            assert fresh.uid == uid and fresh.user == f"user-{attempt}"
+        old = new
+    assert answers.memo.hits >= len(steps)  # more when a step repeats an earlier request
+
+
+def test_a_remembered_answer_is_not_given_to_a_different_operation_or_namespace() -> None:
+    answers = handling.Answers()
+    obj = _stored(samples.minimal())
+    create = _handle(samples.review(obj), "validate", answers)
+    other_namespace = samples.review(obj)
+    other_namespace["request"]["namespace"] = "elsewhere"
+    moved = _handle(other_namespace, "validate", answers)
+    delete = _handle(samples.review(obj, "DELETE"), "validate", answers)
+    assert (create.operation, delete.operation) == ("CREATE", "DELETE")
+    assert (create.target, moved.target) == ("llm/qwen3-0.6b", "elsewhere/qwen3-0.6b")
+    assert answers.memo.hits == 0 and len(answers.memo) == 3
+
+
+def test_bad_requests_and_large_bodies_are_not_remembered() -> None:
+    answers = handling.Answers()
+    broken = samples.review(_stored(samples.minimal()), "UPDATE")  # an UPDATE without its old object
+    assert [_handle(broken, "validate", answers).status for _ in range(2)] == [400, 400]
+    large = samples.with_changes(
+        _stored(samples.minimal()), "metadata.annotations", {"note": "x" * (MAX_CONTENT_BYTES + 1)}
+    )
+    assert _handle(samples.review(large), "validate", answers).status == 200
+    assert len(answers.memo) == 0 and answers.memo.misses == 2  # the large body never asked it
