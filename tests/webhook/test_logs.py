@@ -1,0 +1,126 @@
+"""Log lines logged on the event loop are written in batches, without losing order or urgency."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+
+import pytest
+
+from webhook.logs import BatchedLines, JsonFormatter
+
+
+class CountingStream(io.StringIO):
+    """A stream that counts its writes (each one is a system call on a real stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def messages(self) -> list[str]:
+        return [json.loads(line)["msg"] for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def stream() -> CountingStream:
+    return CountingStream()
+
+
+@pytest.fixture
+def logger(stream: CountingStream) -> logging.Logger:
+    log = logging.getLogger("test.batched")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    handler = BatchedLines(stream, delay=0)
+    handler.setFormatter(JsonFormatter())
+    log.handlers[:] = [handler]
+    return log
+
+
+def _handler(logger: logging.Logger) -> BatchedLines:
+    handler = logger.handlers[0]
+    assert isinstance(handler, BatchedLines)
+    return handler
+
+
+async def _until_written(stream: CountingStream) -> None:
+    for _ in range(100):  # loop turns, not time: the flush is due on the next one or two
+        if stream.writes:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the kept lines were never written")
+
+
+async def test_lines_on_the_loop_are_written_together_after_the_delay(
+    logger: logging.Logger, stream: CountingStream
+) -> None:
+    _handler(logger).attach(asyncio.get_running_loop())
+    for n in range(3):
+        logger.info("denied %d", n)
+    assert stream.writes == 0
+    await _until_written(stream)
+    assert stream.writes == 1
+    assert stream.messages() == ["denied 0", "denied 1", "denied 2"]
+
+
+async def test_a_warning_is_written_at_once_after_the_kept_lines(
+    logger: logging.Logger, stream: CountingStream
+) -> None:
+    _handler(logger).attach(asyncio.get_running_loop())
+    logger.info("kept")
+    logger.warning("urgent")
+    assert stream.messages() == ["kept", "urgent"]
+    assert stream.writes == 1
+    for _ in range(3):  # the cancelled flush writes nothing more
+        await asyncio.sleep(0)
+    assert stream.writes == 1
+
+
+async def test_lines_from_another_thread_are_written_at_once(
+    logger: logging.Logger, stream: CountingStream
+) -> None:
+    _handler(logger).attach(asyncio.get_running_loop())
+    thread = threading.Thread(target=logger.info, args=("from a worker",))
+    thread.start()
+    thread.join()
+    assert stream.messages() == ["from a worker"]
+
+
+async def test_detach_writes_what_is_kept_and_later_lines_go_at_once(
+    logger: logging.Logger, stream: CountingStream
+) -> None:
+    handler = _handler(logger)
+    handler.attach(asyncio.get_running_loop())
+    logger.info("kept")
+    handler.detach()
+    assert stream.messages() == ["kept"]
+    logger.info("after")
+    assert stream.messages() == ["kept", "after"]
+
+
+def test_without_a_loop_every_line_is_written_at_once(logger: logging.Logger, stream: CountingStream) -> None:
+    logger.info("one")
+    logger.info("two")
+    assert stream.writes == 2 and stream.messages() == ["one", "two"]
+
+
+def test_logging_shutdown_flushes_the_kept_lines(stream: CountingStream) -> None:
+    # What happens at exit: the loop has stopped, and logging.shutdown flushes every handler.
+    handler = BatchedLines(stream, delay=3600)
+    handler.setFormatter(JsonFormatter())
+    loop = asyncio.new_event_loop()
+    try:
+        handler.attach(loop)
+        handler.emit(logging.makeLogRecord({"msg": "last words", "levelno": logging.INFO}))
+        assert stream.writes == 0
+    finally:
+        loop.close()
+    logging.shutdown([lambda: handler])
+    assert stream.messages() == ["last words"]
