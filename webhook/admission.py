@@ -79,7 +79,16 @@ def mutate(
     persist_images: bool = True,
     memos: Memos | None = None,
 ) -> reviews.Response:
-    """Defaults as a JSONPatch; no patch at all when the object is already complete."""
+    """Defaults as a JSONPatch; no patch at all when the object is already complete.
+
+    The patch includes the CRD's schema defaults although the API server has applied them before
+    it calls this webhook (and applies them again after a patch), so from a live API server those
+    operations always come out empty. They stay because `defaulting.default_ops` is the one
+    statement of what gets stored: the offline CLI's `render` and `validate` show what the webhook
+    would store from a manifest as written, which only holds if the webhook, given the same
+    undefaulted manifest, answers the same. The walk visits only subtrees that can carry a default:
+    about 5 µs on a complete prefill/decode object, paid on a patch-memo miss only.
+    """
     obj = request.object
     assert obj is not None
     old = request.old_object if request.operation == "UPDATE" else None
