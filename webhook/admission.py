@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import orjson
 
-from shared import api, defaulting, validation
+from shared import api, defaulting, formats, validation
 from shared.api import ModelService
 from shared.settings import OperatorSettings
 from webhook import restarts, reviews
@@ -223,7 +223,9 @@ def denial(errors: tuple[validation.FieldError, ...], name: str) -> reviews.Stat
     if len(errors) > MAX_CAUSES:
         texts.append(f"and {len(errors) - MAX_CAUSES} more")
     listed = ", ".join(texts)
-    message = f'ModelService "{name[:253]}" is {verb}: ' + (f"[{listed}]" if len(texts) > 1 else listed)
+    message = f'ModelService "{name[: formats.DNS1123_SUBDOMAIN_MAX]}" is {verb}: ' + (
+        f"[{listed}]" if len(texts) > 1 else listed
+    )
     return {
         "status": "Failure",
         "code": code,
