@@ -1,11 +1,13 @@
 """The container images, checked without a container engine.
 
 Each Dockerfile is parsed into stages and instructions and held to the image rules: a builder
-stage that installs pinned wheels, a final stage on the same slim Python that installs nothing,
-runs as a numeric non-root user, has no HEALTHCHECK (Kubernetes probes instead) and starts the
-service module. Then the image's contents are reproduced in a temporary directory (the COPY'd
-packages plus only the distributions pip would install) and the entry point runs there with
-`python -S`, so a missing dependency or package fails here instead of in a cluster.
+stage that installs the project with its service's extra into a virtual environment, third-party
+packages as pinned wheels, and a final stage on the same slim Python that installs nothing, copies
+only that environment, runs as a numeric non-root user, has no HEALTHCHECK (Kubernetes probes
+instead) and starts the service module. Then the image's site-packages is reproduced in a temporary
+directory (the wheel built from the COPY'd build context, plus only the distributions of the
+project's dependencies and the requested extras) and the entry point runs there with `python -S`,
+so a missing dependency, package or COPY fails here instead of in a cluster.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tomllib
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support import wheels
 from tools import dockerfile as dockerfile_reader
 from tools import gen_constraints
 from tools.dockerfile import Dockerfile
@@ -33,6 +34,7 @@ SERVICES = ["webhook", "reconciler"]
 USER_ID = 65532
 FINAL_BASE = "python:3.11-slim"
 OCI_LABELS = ("title", "description", "source", "licenses", "version")
+VENV = "/opt/venv"
 
 
 def dockerfile(service: str) -> Dockerfile:
@@ -50,18 +52,15 @@ def deployment_container(service: str) -> dict[str, object]:
     return container
 
 
-def image_closure(image: Dockerfile) -> list[str]:
-    """Distributions pip installs into the image: the closure of its install roots."""
-    roots = [
-        Requirement(name)
-        for tokens in dockerfile_reader.pip_installs(image)
-        for name in dockerfile_reader.requirement_roots(tokens)[1]
-    ]
-    return sorted(gen_constraints.closure(roots))
-
-
 def build_tree(image: Dockerfile, root: Path) -> None:
-    """The files the image's COPY instructions bring in, under `root` (all stages share it)."""
+    """The files the image's COPY instructions bring in from the build context, under `root` (all
+    stages share it), less what .dockerignore keeps out of the context."""
+    dockerignore = (REPO_ROOT / ".dockerignore").read_text()
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        relative = Path(directory).relative_to(REPO_ROOT)
+        return {n for n in names if dockerfile_reader.dockerignore_excludes(dockerignore, str(relative / n))}
+
     for stage in image.stages:
         for sources, destination in dockerfile_reader.copies(stage):
             base = Path(destination) if destination.startswith("/") else Path(stage.workdir()) / destination
@@ -69,43 +68,55 @@ def build_tree(image: Dockerfile, root: Path) -> None:
             for source in sources:
                 path = REPO_ROOT / source
                 if path.is_dir():
-                    shutil.copytree(
-                        path, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
-                    )
+                    shutil.copytree(path, target, dirs_exist_ok=True, ignore=ignored)
                 else:
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.name)
 
 
-def link_distributions(names: list[str], site: Path) -> None:
-    """Stand-in site-packages holding only `names`: links to their installed top-level entries."""
-    site.mkdir()
-    for name in names:
-        dist = metadata.distribution(name)
-        tops = {Path(f).parts[0] for f in dist.files or []} - {"__pycache__"}
-        for top in sorted(t for t in tops if not t.startswith("..")):
-            if not (site / top).exists():
-                (site / top).symlink_to(Path(str(dist.locate_file(top))))
+def project_install(image: Dockerfile) -> tuple[dockerfile_reader.PipInstall, str, set[str]]:
+    """The builder's one pip install, and the project directory and extras it installs."""
+    (install,) = dockerfile_reader.pip_installs(image)
+    (requirement,) = install.requirements
+    directory, extras = dockerfile_reader.local_project(requirement)
+    return install, directory, extras
 
 
-def run_in_image(image: Dockerfile, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    root = tmp_path / "root"
+def reproduce_site_packages(image: Dockerfile, tmp: Path) -> Path:
+    """The image's site-packages, reproduced under `tmp`: the wheel the builder builds from the copied
+    context, unpacked, and links to the installed distributions of the closure of the project's
+    dependencies and the extras the builder installs."""
+    root = tmp / "root"
     build_tree(image, root)
-    link_distributions(image_closure(image), tmp_path / "site")
-    env = image.final.merged("ENV")
-    paths = [str(root / p.lstrip("/")) for p in env.get("PYTHONPATH", "").split(":") if p]
+    install, directory, extras = project_install(image)
+    project = root / install.workdir.lstrip("/") / directory
+    site = tmp / "site"
+    wheels.unpack_wheel(wheels.build_wheel(project, tmp / "dist"), site)
+    requirements = gen_constraints.runtime_requirements(extras, pyproject=project / "pyproject.toml")
+    wheels.link_distributions(gen_constraints.closure(requirements), site)
+    return site
+
+
+@pytest.fixture(scope="module")
+def image_site(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The reproduced site-packages of a service's image, built once per service for this module."""
+    sites: dict[str, Path] = {}
+
+    def site(service: str) -> Path:
+        if service not in sites:
+            sites[service] = reproduce_site_packages(dockerfile(service), tmp_path_factory.mktemp(service))
+        return sites[service]
+
+    return site
+
+
+def run_in_image(service: str, site: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python *argv` with only the image's site-packages and the final stage's Python settings."""
+    env = dockerfile(service).final.merged("ENV")
     python_env = {k: env[k] for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
-    python_env |= {"PYTHONPATH": ":".join([*paths, str(tmp_path / "site")]), "HOME": str(tmp_path)}
-    # -S: no site-packages of the test environment, so only what the image holds can be imported.
-    return subprocess.run(
-        [sys.executable, "-S", *argv],
-        cwd=root / image.final.workdir().lstrip("/"),
-        env=python_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # The final stage has no sources in its working directory (see the single COPY test), so an
+    # empty one stands in for it.
+    return wheels.run_with_only(site, tmp_path, python_env, *argv)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -122,6 +133,15 @@ def test_final_stage_installs_nothing(service: str) -> None:
     final = dockerfile(service).final
     assert final.all("RUN") == [], "build everything in the builder stage; the final stage only copies"
     assert all("--from=builder" in c for c in final.all("COPY")), "the final stage copies only build results"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_final_stage_copies_only_the_virtual_environment(service: str) -> None:
+    final = dockerfile(service).final
+    assert dockerfile_reader.copies(final, from_stage="builder") == [([VENV], VENV)]
+    # The installed packages are the only code: no source tree on the path.
+    assert "PYTHONPATH" not in final.merged("ENV")
+    assert final.merged("ENV")["PATH"].startswith(f"{VENV}/bin:"), "`python` is the venv's"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -187,18 +207,19 @@ def test_image_carries_oci_labels(service: str) -> None:
     assert all(values.values()), values
     assert values["title"] == f"modelservice-{service}"
     assert values["version"] == PYPROJECT["project"]["version"]
-    assert values["licenses"] == PYPROJECT["project"]["license"]["text"]
+    assert values["licenses"] == PYPROJECT["project"]["license"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_image_copies_only_its_service_and_the_shared_package(service: str) -> None:
+def test_image_copies_only_the_build_files_its_service_and_the_shared_package(service: str) -> None:
     sources = {
         s.rstrip("/")
         for stage in dockerfile(service).stages
         for ss, _ in dockerfile_reader.copies(stage)
         for s in ss
     }
-    assert sources == {"constraints.txt", "shared", service}
+    # The wheel is built from what is copied, so this also keeps other packages out of the image.
+    assert sources == {"pyproject.toml", PYPROJECT["project"]["readme"], "constraints.txt", "shared", service}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -217,6 +238,11 @@ def test_copied_sources_exist_and_are_in_the_build_context(service: str) -> None
         ("webhook/app.py", False),
         ("reconciler/__init__.py", False),
         ("constraints.txt", False),
+        ("pyproject.toml", False),
+        ("README.md", False),
+        ("certs/pki.py", True),
+        ("testbed/controlplane.py", True),
+        ("tools/dockerfile.py", True),
         (".venv/bin/python", True),
         (".git/config", True),
         ("tests/conftest.py", True),
@@ -230,22 +256,26 @@ def test_dockerignore_keeps_the_context_to_what_images_copy(path: str, excluded:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_dependencies_install_as_pinned_wheels(service: str) -> None:
-    installs = dockerfile_reader.pip_installs(dockerfile(service))
-    assert installs, "the builder installs no dependencies"
-    project = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
-    for tokens in installs:
-        constraints, packages = dockerfile_reader.requirement_roots(tokens)
-        assert constraints == ["constraints.txt"]
-        assert "--only-binary=:all:" in tokens, "wheels only: the builder has no compiler"
-        assert {canonicalize_name(p) for p in packages} <= project, "install only declared dependencies"
+def test_builder_installs_the_project_with_its_service_extra_as_pinned_wheels(service: str) -> None:
+    # Where the project directory points is checked by building it (reproduce_site_packages).
+    install, _, extras = project_install(dockerfile(service))
+    assert extras == {service}, "exactly the service's extra: the others pull in what it never imports"
+    assert install.constraints == ["constraints.txt"]
+    assert "--only-binary=:all:" in install.options, "wheels only: the builder has no compiler"
+    assert install.target == f"{VENV}/bin/python", "into the environment the final stage copies"
+
+
+def test_service_extras_are_the_images_and_the_offline_tools() -> None:
+    declared = set(PYPROJECT["project"]["optional-dependencies"]) - {"test"}
+    assert declared == set(gen_constraints.SERVICE_EXTRAS)
+    assert set(SERVICES) <= declared
 
 
 def test_constraints_pin_every_runtime_dependency_within_the_project_bounds() -> None:
     pins = gen_constraints.parse((REPO_ROOT / "constraints.txt").read_text())
-    needed = gen_constraints.closure(gen_constraints.project_dependencies())
+    needed = gen_constraints.closure(gen_constraints.runtime_requirements())
     assert set(needed) - set(pins) == set(), "stale constraints.txt: run python -m tools.gen_constraints"
-    for requirement in gen_constraints.project_dependencies():
+    for requirement in gen_constraints.runtime_requirements():
         pinned = pins[canonicalize_name(requirement.name)]
         assert requirement.specifier.contains(pinned), f"{requirement.name}=={pinned} breaks {requirement}"
 
@@ -256,23 +286,29 @@ def test_constraints_parser_rejects_loose_pins() -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_entry_point_starts_with_only_the_image_contents(service: str, tmp_path: Path) -> None:
-    result = run_in_image(dockerfile(service), tmp_path, "-m", service, "--help")
+def test_image_holds_only_its_service_and_the_shared_package(
+    service: str, image_site: Callable[[str], Path]
+) -> None:
+    project = PYPROJECT["project"]["name"].replace("-", "_")
+    (dist_info,) = image_site(service).glob(f"{project}-*.dist-info")
+    assert set((dist_info / "top_level.txt").read_text().split()) == {"shared", service}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_entry_point_starts_with_only_the_image_contents(
+    service: str, image_site: Callable[[str], Path], tmp_path: Path
+) -> None:
+    result = run_in_image(service, image_site(service), tmp_path, "-m", service, "--help")
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_service_module_imports_with_only_the_image_contents(service: str, tmp_path: Path) -> None:
-    # Catches imports made inside functions that `--help` never reaches.
-    script = (
-        "import importlib, pkgutil\n"
-        f"import {service}\n"
-        f"for m in pkgutil.walk_packages({service}.__path__, '{service}.'):\n"
-        "    if not m.name.endswith('__main__'):\n"
-        "        importlib.import_module(m.name)\n"
-    )
-    result = run_in_image(dockerfile(service), tmp_path, "-c", script)
+def test_every_service_module_imports_with_only_the_image_contents(
+    service: str, image_site: Callable[[str], Path], tmp_path: Path
+) -> None:
+    script = wheels.import_all_script([service])
+    result = run_in_image(service, image_site(service), tmp_path, "-c", script)
     assert result.returncode == 0, result.stderr
 
 
@@ -292,3 +328,15 @@ def test_parser_joins_continuations_and_resolves_global_args() -> None:
     )
     assert [(s.base, s.name) for s in image.stages] == [("py:1", "b"), ("b", None)]
     assert image.stages[0].all("RUN") == ["a b"]
+
+
+def test_pip_install_reader_splits_target_constraints_options_and_a_local_project() -> None:
+    image = dockerfile_reader.parse(
+        "FROM a\nWORKDIR /b\n"
+        'RUN python -m venv /v && python -m pip --python /v/bin/python install -q -c c.txt ".[x, y]"\n'
+    )
+    (install,) = dockerfile_reader.pip_installs(image)
+    assert install == dockerfile_reader.PipInstall("/b", "/v/bin/python", ["c.txt"], [".[x, y]"], ["-q"])
+    assert dockerfile_reader.local_project(".[x, y]") == (".", {"x", "y"})
+    with pytest.raises(ValueError, match="not a local project"):
+        dockerfile_reader.local_project("aiohttp[speedups]")

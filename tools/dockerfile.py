@@ -2,8 +2,9 @@
 
 `parse(text)` splits a Dockerfile into its global ARGs and its stages (base image with global ARGs
 substituted, optional name, instructions with line continuations joined). The helpers answer the
-questions image checks ask: what a stage copies from the build context, which packages pip
-installs against which constraints files, and whether .dockerignore drops a path.
+questions image checks ask: what a stage copies from the build context or another stage, what
+each `pip install` installs into which interpreter against which constraints files, where a local
+project requirement such as `.[webhook]` points, and whether .dockerignore drops a path.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class Stage:
     def workdir(self) -> str:
         dirs = self.all("WORKDIR")
         return dirs[-1] if dirs else "/"
+
+
+@dataclass(frozen=True)
+class PipInstall:
+    """One `pip ... install` command line of a RUN, split into what image checks ask about."""
+
+    workdir: str
+    """The working directory of the RUN's stage, which relative requirement paths start from."""
+    target: str | None
+    """The interpreter given with `--python` (pip installs into its environment), if any."""
+    constraints: list[str]
+    requirements: list[str]
+    options: list[str]
+    """Every other flag, as written."""
 
 
 @dataclass(frozen=True)
@@ -102,42 +117,66 @@ def key_values(args: str) -> dict[str, str]:
     return dict(item.partition("=")[::2] for item in shlex.split(args))
 
 
-def copies(stage: Stage) -> list[tuple[list[str], str]]:
-    """(sources, destination) of every COPY from the build context (not --from another stage)."""
+def copies(stage: Stage, from_stage: str | None = None) -> list[tuple[list[str], str]]:
+    """(sources, destination) of every COPY from the build context, or with `from_stage` of every
+    `COPY --from=<from_stage>`."""
     result = []
     for args in stage.all("COPY"):
         tokens = shlex.split(args)
-        if any(t.startswith("--from") for t in tokens):
+        origin = next((t.partition("=")[2] for t in tokens if t.startswith("--from=")), None)
+        if origin != from_stage:
             continue
         *sources, destination = [t for t in tokens if not t.startswith("--")]
         result.append((sources, destination))
     return result
 
 
-def pip_installs(image: Dockerfile) -> list[list[str]]:
-    """The argument lists after `pip ... install` in every RUN of every stage."""
+def pip_installs(image: Dockerfile) -> list[PipInstall]:
+    """Every `pip ... install` in every RUN of every stage, in order.
+
+    Only `-c`/`--constraint` and `--python` are known to take a value; the value of any other
+    option written as a separate word would be read as a requirement, which checks then reject.
+    """
     found = []
     for stage in image.stages:
         for run in stage.all("RUN"):
             for command in run.split("&&"):
                 tokens = shlex.split(command)
                 if "pip" in tokens and "install" in tokens:
-                    found.append(tokens[tokens.index("install") + 1 :])
+                    found.append(_pip_install(stage.workdir(), tokens[tokens.index("pip") + 1 :]))
     return found
 
 
-def requirement_roots(tokens: list[str]) -> tuple[list[str], list[str]]:
-    """(constraint files, package names) of a pip install argument list."""
+def _pip_install(workdir: str, tokens: list[str]) -> PipInstall:
+    """A PipInstall of the words after `pip` (`install` itself included)."""
+    target: str | None = None
     constraints: list[str] = []
-    packages: list[str] = []
-    tokens = list(tokens)
-    while tokens:
-        token = tokens.pop(0)
+    requirements: list[str] = []
+    options: list[str] = []
+    pending = list(tokens)
+    while pending:
+        token = pending.pop(0)
         if token in ("-c", "--constraint"):
-            constraints.append(tokens.pop(0))
-        elif not token.startswith("-"):
-            packages.append(token)
-    return constraints, packages
+            constraints.append(pending.pop(0))
+        elif token == "--python":
+            target = pending.pop(0)
+        elif token.startswith("-"):
+            options.append(token)
+        elif token != "install":
+            requirements.append(token)
+    return PipInstall(workdir, target, constraints, requirements, options)
+
+
+def local_project(requirement: str) -> tuple[str, set[str]]:
+    """(directory, extras) of a local project requirement: `.[webhook]` is (".", {"webhook"}).
+
+    ValueError for a requirement that is not a path (one that pip would look up in an index).
+    """
+    match = re.fullmatch(r"([./][^\[\]]*)(?:\[([^\[\]]*)\])?", requirement)
+    if match is None:
+        raise ValueError(f"{requirement!r} is not a local project path")
+    extras = {extra.strip() for extra in (match[2] or "").split(",") if extra.strip()}
+    return match[1], extras
 
 
 def dockerignore_excludes(dockerignore: str, path: str) -> bool:
