@@ -39,8 +39,8 @@ def _events(cluster: Cluster) -> list[dict[str, Any]]:
     return [e for e in events if (e.get("regarding") or {}).get("kind") == "ModelService"]
 
 
-async def _phases_until_ready(kube: Client, namespace: str, sink: list[str]) -> None:
-    async with aclosing(kube.watch(MODELSERVICES, namespace, resource_version="0")) as events:
+async def _phases_until_ready(kube: Client, namespace: str, start: str, sink: list[str]) -> None:
+    async with aclosing(kube.watch(MODELSERVICES, namespace, resource_version=start)) as events:
         async for _, obj in events:
             phase = (obj.get("status") or {}).get("phase")
             if phase and (not sink or sink[-1] != phase):
@@ -52,7 +52,10 @@ async def _phases_until_ready(kube: Client, namespace: str, sink: list[str]) -> 
 async def test_status_goes_pending_then_running_then_ready(cluster: Cluster, kube: Client) -> None:
     cluster.faults.fail_next("patch", "deployments", code=500)
     phases: list[str] = []
-    watcher = asyncio.create_task(_phases_until_ready(kube, cluster.namespace, phases))
+    # From a list made before anything is created, not from "0" (whatever state the object has when
+    # the watch request arrives): a reconciler quicker than that request would hide the first phase.
+    start = (await kube.list(MODELSERVICES, cluster.namespace))["metadata"]["resourceVersion"]
+    watcher = asyncio.create_task(_phases_until_ready(kube, cluster.namespace, start, phases))
     async with running_reconciler(cluster):
         await cluster.create(model_service("qwen", decode={"replicas": 2}))
         async with asyncio.timeout(READY_TIMEOUT):
