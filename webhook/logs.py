@@ -123,9 +123,9 @@ class BatchedLines(logging.Handler):
             self._write()
 
     def _write(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        # The timer is left to fire on an empty list rather than cancelled: this may run on another
+        # thread or after the loop closed (at exit), where cancelling a loop's timer is not safe.
+        self._pending = None
         if not self._kept:
             return
         text, self._kept = "".join(self._kept), []

@@ -78,7 +78,7 @@ async def test_a_warning_is_written_at_once_after_the_kept_lines(
     logger.warning("urgent")
     assert stream.messages() == ["kept", "urgent"]
     assert stream.writes == 1
-    for _ in range(3):  # the cancelled flush writes nothing more
+    for _ in range(3):  # the flush that was due finds nothing more to write
         await asyncio.sleep(0)
     assert stream.writes == 1
 
@@ -91,6 +91,20 @@ async def test_lines_from_another_thread_are_written_at_once(
     thread.start()
     thread.join()
     assert stream.messages() == ["from a worker"]
+
+
+async def test_a_line_from_another_thread_writes_the_kept_ones_first(
+    logger: logging.Logger, stream: CountingStream
+) -> None:
+    _handler(logger).attach(asyncio.get_running_loop())
+    logger.info("kept on the loop")
+    thread = threading.Thread(target=logger.info, args=("from a worker",))
+    thread.start()
+    thread.join()
+    assert stream.messages() == ["kept on the loop", "from a worker"]
+    for _ in range(3):  # the timer armed for the kept line fires on nothing
+        await asyncio.sleep(0)
+    assert stream.writes == 1
 
 
 async def test_detach_writes_what_is_kept_and_later_lines_go_at_once(
