@@ -325,7 +325,9 @@ class Condition(WireModel):
     """The .metadata.generation the condition was set for."""
     last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
     """When the condition last changed status."""
-    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    reason: str = Field(
+        min_length=1, max_length=formats.CONDITION_REASON_MAX, pattern=formats.CONDITION_REASON_PATTERN
+    )
     """Programmatic identifier of the last transition, in CamelCase."""
     message: str = Field(max_length=32768)
     """Human-readable details of the last transition."""

@@ -33,6 +33,9 @@ QUALIFIED_NAME_PATTERN = rf"^({_DNS1123_SUBDOMAIN}/)?({_NAME_PART})$"
 metav1.Condition's `type` pattern, which the CRD declares verbatim."""
 # The fast path of `qualified_name`, since most keys are valid.
 _QUALIFIED_NAME_RE = re.compile(QUALIFIED_NAME_PATTERN)
+CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+"""metav1.Condition's `reason` pattern, which the CRD declares verbatim."""
+_CONDITION_REASON_RE = re.compile(CONDITION_REASON_PATTERN)
 DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 """The characters of a DNS-1035 label (a Service name), lengths aside: see `is_dns1035_label`."""
 _DIGITS_AND_DOTS_RE = re.compile(r"^[0-9.]+$")
@@ -49,6 +52,7 @@ NAME_PART_MAX = 63
 LABEL_VALUE_MAX = 63
 PORT_NAME_MAX = 15
 HOSTNAME_MAX = 253
+CONDITION_REASON_MAX = 1024
 ANNOTATIONS_MAX_BYTES = 256 * 1024
 """The API server's limit on the summed size of an object's annotation keys and values."""
 
@@ -171,3 +175,8 @@ def gateway_hostname(text: str) -> list[str]:
     except ValueError:
         return []
     return ["must be a DNS name, not an IP address"]
+
+
+def is_condition_reason(text: str) -> bool:
+    """Whether `text` may be a metav1.Condition's `reason` (status writes with any other fail)."""
+    return 0 < len(text) <= CONDITION_REASON_MAX and bool(_CONDITION_REASON_RE.match(text))

@@ -14,15 +14,14 @@ Ready (KEDA's `condition_types.go`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared import formats
+
 HPA = "HorizontalPodAutoscaler"
 SCALED_OBJECT = "ScaledObject"
-_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
-"""metav1.Condition's reason pattern: an autoscaler's reason that does not fit is replaced."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def _said(what: str, condition: Mapping[str, Any], fallback: str) -> Outcome:
     """The autoscaler's own reason and message for a condition that is not True."""
     reason = str(condition.get("reason") or "")
     text = f"{what} {condition.get('type')}={condition.get('status')}: {_words(condition)}"
-    return Outcome(False, reason if _REASON.match(reason) else fallback, text)
+    return Outcome(False, reason if formats.is_condition_reason(reason) else fallback, text)
 
 
 def _words(condition: Mapping[str, Any]) -> str:

@@ -201,6 +201,14 @@ OUTCOMES: list[tuple[str, Autoscaler, tuple[str, ...], bool, str, str]] = [
         "ScaledObjectNotReady",
         "decode: ScaledObject m-decode Ready=False: bad reason! (x)",
     ),
+    (
+        "an autoscaler reason longer than a condition reason may be",
+        Autoscaler("decode", SO, "m-decode", _hpa(("Ready", "False", "R" * 1025, "x"))),
+        (),
+        False,
+        "ScaledObjectNotReady",
+        f"decode: ScaledObject m-decode Ready=False: {'R' * 1025} (x)",
+    ),
 ]
 
 
