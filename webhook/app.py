@@ -127,17 +127,6 @@ async def _answer(
         content_type = request.headers.get("Content-Type")
         if content_type not in handling.JSON_TYPES:
             content_type = request.content_type
-        if len(body) <= INLINE_BODY_BYTES:
-            return handling.handle(
-                body,
-                content_type,
-                hook,
-                config.operator,
-                persist_images=config.persist_default_images,
-                memos=memos,
-                answers=answers,
-            )
-        # The memos are not thread-safe, and content this large is not remembered anyway.
         judge = functools.partial(
             handling.handle,
             body,
@@ -146,6 +135,9 @@ async def _answer(
             config.operator,
             persist_images=config.persist_default_images,
         )
+        if len(body) <= INLINE_BODY_BYTES:
+            return judge(memos=memos, answers=answers)
+        # The memories are not thread-safe, and content this large is not remembered anyway.
         return await asyncio.get_running_loop().run_in_executor(limits.worker, judge)
     finally:
         limits.budget.release(reserved)

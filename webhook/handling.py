@@ -85,14 +85,14 @@ def handle(
             raise reviews.BadRequest(f"body is not valid JSON: {str(e)[:200]}") from e
         request = decoded.get("request") if isinstance(decoded, dict) else None
         uid = request.get("uid") if isinstance(request, dict) else None
+
+        def judge() -> _Remembered:
+            return _remembered(
+                admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
+            )
+
         if answers is not None and isinstance(uid, str) and uid and len(body) <= MAX_CONTENT_BYTES:
             assert isinstance(request, dict)
-
-            def judge() -> _Remembered:
-                return _remembered(
-                    admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
-                )
-
             # The key holds every input of `admission.review` but the uid: a hit means the same
             # review passed `reviews.parse` before, and the uid was checked just above. A new input
             # of the review must be added here.
@@ -106,32 +106,22 @@ def handle(
                 ]
             )
             remembered = answers.memo.get_or_compute(key, judge)
-            return Answer(
-                200,
-                remembered.head + orjson.dumps(uid) + remembered.tail,
-                uid,
-                request["operation"],
-                remembered.verdict,
-                remembered.reason,
-                remembered.message,
-                _user(request),
-                _target(request),
-            )
-        review = admission.review(decoded, settings, hook, persist_images=persist_images, memos=memos)
+        else:
+            remembered = judge()
     except reviews.BadRequest as e:
         encoded = orjson.dumps(reviews.bad_request_review(e))
         return Answer(400, encoded, e.uid, "unknown", "bad_request", "BadRequest", e.message)
-    response = review["response"]
-    status = response.get("status")
-    request = decoded["request"]
+    # `reviews.parse` accepted the request, or a request with the same key before: it is an object
+    # with a non-empty string uid.
+    assert isinstance(request, dict) and isinstance(uid, str)
     return Answer(
         200,
-        orjson.dumps(review),
-        response["uid"],
+        remembered.head + orjson.dumps(uid) + remembered.tail,
+        uid,
         request["operation"],
-        admission.verdict(review),
-        status["reason"] if status is not None else "",
-        status["message"] if status is not None else "",
+        remembered.verdict,
+        remembered.reason,
+        remembered.message,
         _user(request),
         _target(request),
     )

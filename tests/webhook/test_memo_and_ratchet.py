@@ -206,6 +206,8 @@ def test_remembered_whole_answers_equal_fresh_ones_byte_for_byte(steps: list[tup
             fresh = _handle(body, hook, None)  # type: ignore[arg-type]
             assert _handle(body, hook, answers) == fresh  # type: ignore[arg-type]
             assert fresh.uid == uid and fresh.user == f"user-{attempt}"
+            # The encoding spliced around the uid is the review's plain encoding.
+            assert fresh.body == orjson.dumps(admission.review(body, SETTINGS, hook))  # type: ignore[arg-type]
         old = new
     assert answers.memo.hits >= len(steps)  # more when a step repeats an earlier request
 
