@@ -19,8 +19,9 @@ from shared.settings import DEFAULT_EPP_GENERATION, EppGeneration
 DEFAULT_PLUGINS_FILE = "default-plugins.yaml"
 PD_CONFIG_FILE = "pd-config.yaml"
 
-DEFAULT_PLUGINS_YAML = """\
-apiVersion: inference.networking.x-k8s.io/v1alpha1
+# The plain scorer set, and the prefill/decode profiles, are the same in both generations' schemas;
+# only what surrounds them differs.
+_PLAIN_SET = """\
 kind: EndpointPickerConfig
 plugins:
 - type: queue-scorer
@@ -37,7 +38,30 @@ schedulingProfiles:
     weight: 3
 """
 
-PD_CONFIG_YAML = """\
+_PD_PROFILES = """\
+schedulingProfiles:
+- name: prefill
+  plugins:
+  - pluginRef: prefill-filter
+  - pluginRef: max-score-picker
+  - pluginRef: prefix-cache-scorer
+    weight: 2
+  - pluginRef: queue-scorer
+    weight: 1
+- name: decode
+  plugins:
+  - pluginRef: decode-filter
+  - pluginRef: max-score-picker
+  - pluginRef: prefix-cache-scorer
+    weight: 2
+  - pluginRef: queue-scorer
+    weight: 1
+"""
+
+DEFAULT_PLUGINS_YAML = "apiVersion: inference.networking.x-k8s.io/v1alpha1\n" + _PLAIN_SET
+
+PD_CONFIG_YAML = (
+    """\
 apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 featureGates:
@@ -59,24 +83,9 @@ plugins:
   parameters:
     primaryPort: 0
     deciderPluginName: prefix-based-pd-decider
-schedulingProfiles:
-- name: prefill
-  plugins:
-  - pluginRef: prefill-filter
-  - pluginRef: max-score-picker
-  - pluginRef: prefix-cache-scorer
-    weight: 2
-  - pluginRef: queue-scorer
-    weight: 1
-- name: decode
-  plugins:
-  - pluginRef: decode-filter
-  - pluginRef: max-score-picker
-  - pluginRef: prefix-cache-scorer
-    weight: 2
-  - pluginRef: queue-scorer
-    weight: 1
 """
+    + _PD_PROFILES
+)
 
 
 # The llm-d router's equivalents of the texts above, in llm-d/llm-d-router's own terms. Its schema
@@ -92,25 +101,10 @@ schedulingProfiles:
 #   disagg-profile-handler replaces pd-profile-handler and, setting the prefill host header itself,
 #   the prefill-header-handler (both deprecated: pkg/epp/framework/plugins/scheduling/profilehandler/
 #   disagg/README.md); the router no longer knows the prepareDataPlugins gate: producers always run.
-LLM_D_ROUTER_DEFAULT_PLUGINS_YAML = """\
-apiVersion: llm-d.ai/v1alpha1
-kind: EndpointPickerConfig
-plugins:
-- type: queue-scorer
-- type: kv-cache-utilization-scorer
-- type: prefix-cache-scorer
-schedulingProfiles:
-- name: default
-  plugins:
-  - pluginRef: queue-scorer
-    weight: 2
-  - pluginRef: kv-cache-utilization-scorer
-    weight: 2
-  - pluginRef: prefix-cache-scorer
-    weight: 3
-"""
+LLM_D_ROUTER_DEFAULT_PLUGINS_YAML = "apiVersion: llm-d.ai/v1alpha1\n" + _PLAIN_SET
 
-LLM_D_ROUTER_PD_CONFIG_YAML = """\
+LLM_D_ROUTER_PD_CONFIG_YAML = (
+    """\
 apiVersion: llm-d.ai/v1alpha1
 kind: EndpointPickerConfig
 plugins:
@@ -130,24 +124,9 @@ plugins:
   parameters:
     deciders:
       prefill: prefix-based-pd-decider
-schedulingProfiles:
-- name: prefill
-  plugins:
-  - pluginRef: prefill-filter
-  - pluginRef: max-score-picker
-  - pluginRef: prefix-cache-scorer
-    weight: 2
-  - pluginRef: queue-scorer
-    weight: 1
-- name: decode
-  plugins:
-  - pluginRef: decode-filter
-  - pluginRef: max-score-picker
-  - pluginRef: prefix-cache-scorer
-    weight: 2
-  - pluginRef: queue-scorer
-    weight: 1
 """
+    + _PD_PROFILES
+)
 
 _TEXTS: dict[EppGeneration, tuple[str, str]] = {
     "gateway-api-inference-extension": (DEFAULT_PLUGINS_YAML, PD_CONFIG_YAML),
