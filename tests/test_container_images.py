@@ -12,7 +12,6 @@ Skipped, with the reason, where `docker info` does not succeed.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import shutil
 import ssl
@@ -25,6 +24,7 @@ import pytest
 
 from certs import pki
 from tests.test_dockerfiles import REPO_ROOT, SERVICES, deployment_container
+from tests.webhook.jsonlog import next_line
 
 
 def engine_missing() -> str | None:
@@ -78,15 +78,6 @@ def _entries(container: dict[str, object], key: str) -> list[Any]:
     return entries
 
 
-async def _next_log(stream: asyncio.StreamReader, message: str) -> dict[str, object]:
-    while True:
-        line = await stream.readline()
-        assert line, f"the container ended before logging {message!r}"
-        entry: dict[str, object] = json.loads(line)
-        if entry["msg"] == message:
-            return entry
-
-
 async def test_webhook_image_answers_healthz_over_https(images: dict[str, str], tmp_path: Path) -> None:
     container = deployment_container("webhook")
     ca = pki.create_ca()
@@ -121,7 +112,7 @@ async def test_webhook_image_answers_healthz_over_https(images: dict[str, str], 
     assert logs.stderr is not None
     try:
         async with asyncio.timeout(60):
-            await _next_log(logs.stderr, "webhook serving")
+            await next_line(logs.stderr, "webhook serving")
             published = await asyncio.to_thread(docker, "port", cid, f"{ports['webhook']}/tcp")
             host, _, port = published.splitlines()[0].rpartition(":")
             ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())

@@ -1,7 +1,8 @@
-"""Capture one logger's lines as the service writes them (JSON), for tests that read the log."""
+"""Read the webhook's JSON log: one logger's lines in-process, or a running process's stderr."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -28,3 +29,13 @@ def json_lines(name: str, level: int = logging.INFO) -> Iterator[list[dict[str, 
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
+
+
+async def next_line(stream: asyncio.StreamReader, message: str) -> dict[str, object]:
+    """The next JSON line of a process's log whose `msg` is `message`."""
+    while True:
+        line = await stream.readline()
+        assert line, f"the process ended before logging {message!r}"
+        entry: dict[str, object] = json.loads(line)
+        if entry["msg"] == message:
+            return entry

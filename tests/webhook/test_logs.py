@@ -83,16 +83,6 @@ async def test_a_warning_is_written_at_once_after_the_kept_lines(
     assert stream.writes == 1
 
 
-async def test_lines_from_another_thread_are_written_at_once(
-    logger: logging.Logger, stream: CountingStream
-) -> None:
-    _handler(logger).attach(asyncio.get_running_loop())
-    thread = threading.Thread(target=logger.info, args=("from a worker",))
-    thread.start()
-    thread.join()
-    assert stream.messages() == ["from a worker"]
-
-
 async def test_a_line_from_another_thread_writes_the_kept_ones_first(
     logger: logging.Logger, stream: CountingStream
 ) -> None:

@@ -11,15 +11,7 @@ from pathlib import Path
 
 from certs import pki
 from tests.webhook import samples
-
-
-async def _next_log(stream: asyncio.StreamReader, message: str) -> dict[str, object]:
-    while True:
-        line = await stream.readline()
-        assert line, f"process ended before logging {message!r}"
-        entry: dict[str, object] = json.loads(line)
-        if entry["msg"] == message:
-            return entry
+from tests.webhook.jsonlog import next_line
 
 
 async def test_module_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
@@ -43,7 +35,7 @@ async def test_module_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
     assert proc.stderr is not None
     try:
         async with asyncio.timeout(30):
-            serving = await _next_log(proc.stderr, "webhook serving")
+            serving = await next_line(proc.stderr, "webhook serving")
             ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
             reader, writer = await asyncio.open_connection("127.0.0.1", int(str(serving["port"])), ssl=ctx)
             body = json.dumps(samples.review(samples.minimal(), uid="from-test")).encode()
@@ -55,7 +47,7 @@ async def test_module_serves_and_drains_on_sigterm(tmp_path: Path) -> None:
             response = await reader.read()
             writer.close()
             proc.send_signal(signal.SIGTERM)
-            await _next_log(proc.stderr, "webhook stopped")
+            await next_line(proc.stderr, "webhook stopped")
             assert await proc.wait() == 0
     finally:
         if proc.returncode is None:
