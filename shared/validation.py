@@ -18,7 +18,7 @@ Both the admission webhook and the offline tools call `validate`; it is pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,9 @@ __all__ = [
     "TYPE_INVALID",
     "FieldError",
     "Report",
+    "SpecVerdict",
     "image_allowed",
+    "judge_spec",
     "validate",
 ]
 
@@ -98,22 +100,86 @@ class Report:
         return not self.errors
 
 
+@dataclass(frozen=True)
+class SpecVerdict:
+    """What a sound spec decides on its own (for given settings): its model, the findings of the
+    rules that read only the spec (spec and scaling rules, image policy) and its warnings."""
+
+    spec: ModelServiceSpec
+    errors: tuple[FieldError, ...]
+    warnings: tuple[str, ...]
+
+
+SpecJudge = Callable[[Any], "SpecVerdict | None"]
+"""`judge_spec` for fixed settings, possibly remembering its answers (see `validate`)."""
+
+
 def validate(
     obj: Mapping[str, Any],
     settings: OperatorSettings,
     old: Mapping[str, Any] | None = None,
     *,
     creating: bool = False,
+    judge: SpecJudge | None = None,
 ) -> Report:
     """Check a ModelService manifest as stored (after defaulting).
 
     `old` is the stored object on UPDATE; `creating` marks admission of a CREATE. Offline checks pass
     neither, and then the recorded DNS-1035 name is only checked for being a DNS-1035 label.
+
+    A sound object, the usual case, takes the fast path: the spec is judged alone (`judge_spec`,
+    which `judge` may answer from memory: the same spec comes under other names and, on UPDATE, as
+    the old object's spec with other metadata), the envelope is parsed around the finished spec,
+    and only the derived names are checked on the whole. Anything else takes the long way; a
+    property test holds the two to the same report.
     """
-    errors = list(unknown_fields(obj))
+    verdict = judge(obj.get("spec")) if judge is not None else judge_spec(obj.get("spec"), settings)
+    model = _envelope(obj, verdict.spec) if verdict is not None else None
+    if verdict is not None and model is not None:
+        errors = [*verdict.errors, *(FieldError(p.path, p.message) for p in namecheck.check_names(model))]
+        warnings = list(verdict.warnings)
+    else:
+        model, errors, warnings = long_way(obj, settings)
+    if old is not None or creating:
+        errors += name_record_rules(obj, old)
+    return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
+
+
+def judge_spec(spec: Any, settings: OperatorSettings) -> SpecVerdict | None:
+    """The verdict of a sound spec (no unknown field, no type error), else None."""
+    if not isinstance(spec, dict):
+        return None
+    try:
+        parsed = ModelServiceSpec.model_validate(spec, extra="forbid", by_name=False)
+    except ValidationError:
+        return None
+    errors = (
+        *spec_rules.spec_rules(parsed),
+        *scaling_rules.scaling_rules(parsed),
+        *image_policy(parsed, settings),
+    )
+    warnings = (*spec_rules.spec_warnings(parsed), *scaling_rules.scaling_warnings(parsed))
+    return SpecVerdict(parsed, errors, warnings)
+
+
+def _envelope(obj: Mapping[str, Any], spec: ModelServiceSpec) -> ModelService | None:
+    """The model around a finished spec (pydantic takes the instance as it is), or None when the
+    rest of the object has an unknown top-level field or a type error."""
+    if not _TOP_LEVEL.issuperset(obj):
+        return None
+    try:
+        return ModelService.model_validate({**obj, "spec": spec})
+    except ValidationError:
+        return None
+
+
+def long_way(
+    obj: Mapping[str, Any], settings: OperatorSettings
+) -> tuple[ModelService | None, list[FieldError], list[str]]:
+    """Every layer on the whole object: the unknown-field walk, the lenient parse, then the rules
+    on what parsed, dropping findings that read a pruned value."""
+    model, errors, pruned = slow_structure(obj)
     warnings: list[str] = []
-    model, type_errors, pruned = parse_leniently(obj)
-    errors += type_errors
     if model is not None:
         rule_errors = [
             *spec_rules.spec_rules(model.spec),
@@ -125,12 +191,45 @@ def validate(
         errors += (e for e in rule_errors if not index.read_by(e.path))
         warnings += spec_rules.spec_warnings(model.spec)
         warnings += scaling_rules.scaling_warnings(model.spec)
-    if old is not None or creating:
-        errors += name_record_rules(obj, old)
-    return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
+    return model, errors, warnings
 
 
 # --- 1. structure ------------------------------------------------------------------------------
+
+_TOP_LEVEL = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+
+
+def structure(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[FieldError], set[str]]:
+    """Layers 1 and 2: (model, unknown-field and type errors, pruned paths), as `slow_structure`.
+
+    A sound object is settled by one pydantic parse of the spec that forbids unknown fields and
+    snake_case names: it finds what the `unknown_fields` walk finds, inside pydantic's compiled
+    validator instead of a walk in Python. The spec is parsed alone because metadata and status are
+    open (the API server's own fields, `managedFields` among them, would be unknown to
+    `ObjectMeta`); the envelope is then parsed around the finished spec. Anything else goes the long
+    way, whose answer the fast one must equal.
+    """
+    model = sound_model(obj)
+    return (model, [], set()) if model is not None else slow_structure(obj)
+
+
+def sound_model(obj: Mapping[str, Any]) -> ModelService | None:
+    """The model of an object with no unknown field and no type error, else None (the fast path)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    try:
+        parsed = ModelServiceSpec.model_validate(spec, extra="forbid", by_name=False)
+    except ValidationError:
+        return None
+    return _envelope(obj, parsed)
+
+
+def slow_structure(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[FieldError], set[str]]:
+    """`structure` the long way: the unknown-field walk, then the lenient parse."""
+    errors = unknown_fields(obj)
+    model, type_errors, pruned = parse_leniently(obj)
+    return model, errors + type_errors, pruned
 
 
 def join(path: str, key: str | int, node: Node | None = None) -> str:

@@ -34,14 +34,16 @@ Verdict = Literal["allowed", "patched", "warned", "denied", "bad_request"]
 
 @dataclass
 class Memos:
-    """Recent patches, validation verdicts and restart warnings of one webhook process (see
+    """Recent patches, spec verdicts and restart warnings of one webhook process (see
     `webhook.memo`).
 
     Valid for one `OperatorSettings` only (the answers depend on them): the app makes one next to
     its settings. Without one every request is judged from scratch, as the offline tools do.
     """
 
-    reports: Memo[_Remembered] = field(default_factory=lambda: Memo(256))
+    specs: Memo[validation.SpecVerdict | None] = field(default_factory=lambda: Memo(128))
+    """By spec: the same spec comes under other names and metadata, and as the old object's spec
+    of the UPDATE after the one that admitted it (whose stored metadata has changed since)."""
     patches: Memo[str] = field(default_factory=lambda: Memo(256))
     restarts: restarts.RestartMemo = field(default_factory=lambda: Memo(128))
 
@@ -161,29 +163,22 @@ def _bounded(warnings: list[str]) -> list[str]:
 
 
 Judged = tuple[tuple[validation.FieldError, ...], tuple[str, ...], bool, ModelService | None]
-"""(errors, warnings, whether the object parsed, the parsed model when at hand)."""
-
-_Remembered = tuple[tuple[tuple[str, str, str, bool], ...], tuple[str, ...], bool]
-"""A verdict as remembered: plain tuples of strings, which the garbage collector stops tracking,
-where thousands of remembered models and FieldErrors would be walked by every collection."""
+"""(errors, warnings, whether the object parsed, the parsed model)."""
 
 
 def _verdict(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> Judged:
-    if memos is None:
-        report = validation.validate(obj, settings)
-        return report.errors, report.warnings, report.model is not None, report.model
-    fresh: list[validation.Report] = []
+    judge: validation.SpecJudge | None = None
+    if memos is not None:
+        specs = memos.specs
 
-    def compute() -> _Remembered:
-        fresh.append(validation.validate(obj, settings))
-        errors = tuple((e.path, e.message, e.reason, e.policy) for e in fresh[0].errors)
-        return errors, fresh[0].warnings, fresh[0].model is not None
+        def judge(spec: Any) -> validation.SpecVerdict | None:
+            # A spec that is not a JSON object has no verdict of its own: nothing to remember.
+            if not isinstance(spec, dict):
+                return None
+            return specs.get_or_compute(orjson.dumps(spec), lambda: validation.judge_spec(spec, settings))
 
-    errors, warnings, parsed = memos.reports.get_or_compute(orjson.dumps(obj), compute)
-    if fresh:  # judged just now: the model is at hand
-        report = fresh[0]
-        return report.errors, report.warnings, parsed, report.model
-    return tuple(validation.FieldError(*e) for e in errors), warnings, parsed, None
+    report = validation.validate(obj, settings, judge=judge)
+    return report.errors, report.warnings, report.model is not None, report.model
 
 
 def wrong_kind(request: reviews.Request) -> reviews.Response:
