@@ -62,6 +62,20 @@ def test_memo_keeps_at_most_size_entries_and_forgets_the_least_recent() -> None:
     assert (memo.hits, memo.misses) == (2, 4)
 
 
+def test_memo_keys_hold_at_most_max_bytes_and_the_oldest_go_first() -> None:
+    memo: Memo[int] = Memo(100, max_bytes=10)
+    for key in (b"aaaa", b"bbbb", b"cc"):
+        memo.get_or_compute(key, lambda: 1)
+    assert (len(memo), memo.bytes) == (3, 10)
+    memo.get_or_compute(b"aaaa", lambda: 2)  # now the most recent
+    memo.get_or_compute(b"ddddd", lambda: 3)  # 15 bytes: "bbbb" and then "cc" must go
+    assert (len(memo), memo.bytes) == (2, 9)
+    assert memo.get_or_compute(b"aaaa", lambda: 4) == 1
+    assert memo.get_or_compute(b"bbbb", lambda: 5) == 5
+    assert memo.get_or_compute(b"x" * 11, lambda: 6) == 6
+    assert memo.bytes <= 10, "content over the budget is answered, never kept"
+
+
 def test_memo_never_remembers_large_content() -> None:
     memo: Memo[int] = Memo(8)
     big = b"x" * (MAX_CONTENT_BYTES + 1)
@@ -120,7 +134,26 @@ def test_a_remembered_answer_carries_the_new_uid() -> None:
     second = handling.handle(orjson.dumps(body), "application/json", "validate", SETTINGS, memos=memos)
     assert orjson.loads(first.body)["response"]["uid"] == "first"
     assert orjson.loads(second.body)["response"]["uid"] == "second"
-    assert memos.reports.hits == 1
+    assert memos.specs.hits == 1
+
+
+def test_a_spec_verdict_serves_other_names_and_the_old_object_of_an_update() -> None:
+    memos = admission.Memos()
+    first = _stored(samples.with_changes(samples.full_pd(), "spec.decode.nodeSelector", {"bad key!": "v"}))
+    other = copy.deepcopy(first)
+    other["metadata"]["name"] = "another-name"
+    assert _validate(other, memos=memos) == _validate(other)
+    assert (memos.specs.hits, memos.specs.misses) == (0, 1)
+    assert _validate(first, memos=memos) == _validate(first)
+    assert (memos.specs.hits, memos.specs.misses) == (1, 1)
+    assert _validate(first)["allowed"] is False
+    # The stored object comes back as the old object with new metadata; its spec is known, and its
+    # error is ratcheted into a warning.
+    stored = copy.deepcopy(first)
+    stored["metadata"] |= {"resourceVersion": "42", "generation": 2}
+    new = samples.with_changes(stored, "spec.decode.replicas", 3)
+    assert _validate(new, stored, memos) == _validate(new, stored)
+    assert (memos.specs.hits, memos.specs.misses) == (2, 2)
 
 
 # --- ratcheting --------------------------------------------------------------------------------
