@@ -119,13 +119,19 @@ def _updated() -> dict[str, Any]:
 
 
 DISTINCT = 4096
-"""Variants in a `-distinct` scenario: more than the webhook remembers, sent in turn, so no
-request finds its answer (or its old object's pod templates) remembered."""
+"""Variants in a `-distinct` or `-fresh` scenario: more than the webhook remembers, sent in turn."""
 
 
 def _named(obj: dict[str, Any], i: int) -> dict[str, Any]:
     out = copy.deepcopy(obj)
     out["metadata"]["name"] = f"{obj['metadata']['name']}-{i}"
+    return out
+
+
+def _fresh(obj: dict[str, Any], i: int) -> dict[str, Any]:
+    """A new name and a spec seen nowhere else (its model name differs)."""
+    out = _named(obj, i)
+    out["spec"]["model"]["name"] = f"{obj['spec']['model']['name']}-{i}"
     return out
 
 
@@ -135,11 +141,19 @@ SCENARIOS: dict[str, tuple[str, list[bytes]]] = {
     "validate-full-pd": ("/validate", [review(FULL_PD)]),
     "validate-invalid": ("/validate", [review(INVALID)]),
     "validate-update-restart": ("/validate", [review(_updated(), "UPDATE", FULL_PD)]),
-    # The same objects under a different name each time: judged from scratch.
+    # The same spec under a different name each time, as a template stamps out many services: no
+    # whole answer is remembered, the spec's verdict is; names, envelope and answer are new.
     "validate-full-pd-distinct": ("/validate", [review(_named(FULL_PD, i)) for i in range(DISTINCT)]),
     "validate-invalid-distinct": ("/validate", [review(_named(INVALID, i)) for i in range(DISTINCT)]),
     "validate-update-restart-distinct": (
         "/validate",
         [review(_named(_updated(), i), "UPDATE", _named(FULL_PD, i)) for i in range(DISTINCT)],
+    ),
+    # Every request new in its spec too: judged from scratch, nothing remembered helps.
+    "validate-full-pd-fresh": ("/validate", [review(_fresh(FULL_PD, i)) for i in range(DISTINCT)]),
+    "validate-invalid-fresh": ("/validate", [review(_fresh(INVALID, i)) for i in range(DISTINCT)]),
+    "validate-update-restart-fresh": (
+        "/validate",
+        [review(_fresh(_updated(), i), "UPDATE", _fresh(FULL_PD, i)) for i in range(DISTINCT)],
     ),
 }
