@@ -82,6 +82,11 @@ def dns1123_subdomain(text: str) -> list[str]:
     return []
 
 
+def is_dns1123_label(text: str) -> bool:
+    """Whether `text` is a DNS-1123 label (what `dns1123_label` finds no reason against)."""
+    return len(text) <= DNS1123_LABEL_MAX and _DNS1123_LABEL_RE.match(text) is not None
+
+
 def is_dns1035_label(text: str) -> bool:
     """A DNS-1035 label: lowercase alphanumerics and '-', starts with a letter, at most 63 characters."""
     return len(text) <= DNS1035_LABEL_MAX and DNS1035_LABEL_RE.match(text) is not None

@@ -49,6 +49,33 @@ def _label(path: str, what: str, value: str) -> Iterator[Problem]:
 
 def check_names(ms: ModelService) -> list[Problem]:
     """Every derived name or label value of ``ms`` that Kubernetes would reject, one Problem each."""
+    if _plainly_valid(ms):
+        return []
+    return all_problems(ms)
+
+
+def _plainly_valid(ms: ModelService) -> bool:
+    """True when no derived name can break a rule, which settles the usual object in a few tests.
+
+    A name that is a DNS-1123 label is a valid label value and, suffixed with `-decode` or
+    `-prefill`, a subdomain of at most 71 characters (the Deployments; the InferencePool takes the
+    name itself). An EPP name that is a DNS-1035 label is a valid label value, and its suffixed names
+    are subdomains of at most 63 + 30 characters; prefixed with a namespace that is a DNS-1123
+    label, a subdomain of at most 127. Anything else is left to `all_problems`, which a property
+    test holds this to.
+    """
+    meta = ms.metadata
+    recorded = names.recorded_base_name(ms)
+    return (
+        formats.is_dns1123_label(meta.name)
+        and formats.is_dns1123_label(meta.namespace)
+        and (recorded is None or formats.is_dns1035_label(recorded))
+        and formats.is_dns1035_label(names.epp_name(ms))
+    )
+
+
+def all_problems(ms: ModelService) -> list[Problem]:
+    """`check_names` without its shortcut: every derived name checked one by one."""
     name_path = "metadata.name"
     problems: list[Problem] = []
     recorded = names.recorded_base_name(ms)

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import validation
+from shared import namecheck, names, validation
+from shared.api import ModelService
 from shared.settings import OperatorSettings
 from tests.webhook import samples
 from tests.webhook.test_properties import _mutated, mutations
@@ -113,3 +114,47 @@ def test_an_unknown_top_level_field_leaves_the_fast_path() -> None:
     obj = samples.full_pd() | {"extra": 1}
     assert validation.sound_model(obj) is None
     assert [e.path for e in validation.structure(obj)[1]] == ["extra"]
+
+
+# --- the derived names' shortcut -----------------------------------------------------------------
+
+_NAME_CHARS = "abz09-.X_"
+_names = st.one_of(
+    st.from_regex(r"[a-z][-a-z0-9]{0,60}[a-z0-9]", fullmatch=True),
+    st.text(_NAME_CHARS, max_size=12),
+    st.builds(lambda n, c: c * n, st.integers(40, 70), st.sampled_from(["a", "9", "-", "X"])),
+    st.builds(lambda a, n: a + "b" * n, st.text(_NAME_CHARS, max_size=4), st.integers(45, 65)),
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    name=_names,
+    namespace=_names,
+    recorded=st.none() | _names,
+    prefill=st.booleans(),
+)
+def test_the_derived_names_shortcut_never_hides_a_problem(
+    name: str, namespace: str, recorded: str | None, prefill: bool
+) -> None:
+    obj = samples.full_pd() if prefill else samples.minimal()
+    obj["metadata"] = {"name": name, "namespace": namespace}
+    if recorded is not None:
+        obj["metadata"]["annotations"] = {names.DNS1035_NAME_ANNOTATION: recorded}
+    ms = ModelService.model_validate(obj)
+    assert namecheck.check_names(ms) == namecheck.all_problems(ms)
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "plain"),
+    [
+        ("llama-3-70b", "team-a", True),
+        ("a" * 59, "team-a", True),
+        ("a" * 60, "team-a", False),  # the EPP name, "aaa…-epp", is 64 characters
+        ("llama", "", False),
+        ("Llama", "team-a", False),
+    ],
+)
+def test_the_shortcut_settles_plain_names_only(name: str, namespace: str, plain: bool) -> None:
+    ms = ModelService.model_validate(samples.minimal() | {"metadata": {"name": name, "namespace": namespace}})
+    assert namecheck._plainly_valid(ms) is plain
