@@ -12,6 +12,11 @@ Layers, each reporting everything it finds:
 4. the image policy and, on UPDATE, the permanence of the recorded DNS-1035 name.
 Layer 3 needs a parsed model, so it runs only when layer 2 passed.
 
+A sound object (no unknown field, no type error: nearly every real one) takes a fast path that
+gives the same report: its spec is parsed once with unknown fields forbidden and judged alone
+(`judge_spec`, whose answer a caller may remember by spec), and only the derived names are checked
+on the whole object.
+
 Both the admission webhook and the offline tools call `validate`; it is pure.
 """
 
