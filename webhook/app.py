@@ -154,9 +154,10 @@ def _log(hook: str, answer: handling.Answer) -> None:
     }
     if answer.reason or answer.verdict == "warned":
         # Denials and warnings are what an operator looks for: INFO, with who asked for what.
-        # The message can quote object values; only DEBUG carries it.
+        # The message can quote object values; only DEBUG carries it. Not as `message`: a
+        # LogRecord owns that name, and logging refuses an extra field that would overwrite it.
         if log.isEnabledFor(logging.DEBUG):
-            fields["message"] = answer.message
+            fields["detail"] = answer.message
         log.info("admission %s", answer.verdict, extra={**fields, "reason": answer.reason})
     elif log.isEnabledFor(logging.DEBUG):
         log.debug("admission %s", answer.verdict, extra=fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -131,6 +132,19 @@ async def test_denials_are_logged_as_json_with_the_uid_and_without_object_conten
     }
     assert secret_image not in json.dumps(entry)
     assert "message" not in entry
+
+
+async def test_at_debug_a_denial_line_carries_the_message_and_the_answer_is_still_a_denial(
+    client: Client,
+) -> None:
+    with json_lines("webhook.app", logging.DEBUG) as lines:
+        obj = samples.with_changes(samples.minimal(), "spec.engine.port", 0)
+        resp = await client.post("/validate", json=samples.review(obj, uid="uid-debug"))
+        assert resp.status == 200
+        assert (await resp.json())["response"]["status"]["code"] == 422
+    (entry,) = lines
+    assert entry["verdict"] == "denied"
+    assert "spec.engine.port" in entry["detail"]
 
 
 async def test_allowed_admissions_log_nothing_at_info_warnings_log_who_and_what(client: Client) -> None:
