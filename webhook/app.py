@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from webhook import admission, guard, handling
+from webhook import admission, guard, handling, logs
 from webhook.config import WebhookConfig
 from webhook.metrics import METRICS_KEY, WebhookMetrics
 from webhook.tls import CertReloader
@@ -158,7 +158,8 @@ def _log(hook: str, answer: handling.Answer) -> None:
         # LogRecord owns that name, and logging refuses an extra field that would overwrite it.
         if log.isEnabledFor(logging.DEBUG):
             fields["detail"] = answer.message
-        log.info("admission %s", answer.verdict, extra={**fields, "reason": answer.reason})
+        fields["reason"] = answer.reason
+        logs.info(log, f"admission {answer.verdict}", fields)
     elif log.isEnabledFor(logging.DEBUG):
         log.debug("admission %s", answer.verdict, extra=fields)
 

@@ -7,9 +7,11 @@ import io
 import json
 import logging
 import threading
+from collections.abc import Iterator
 
 import pytest
 
+from webhook import logs
 from webhook.logs import BatchedLines, JsonFormatter
 
 
@@ -128,3 +130,93 @@ def test_logging_shutdown_flushes_the_kept_lines(stream: CountingStream) -> None
         loop.close()
     logging.shutdown([lambda: handler])
     assert stream.messages() == ["last words"]
+
+
+# --- the direct path of request-rate lines --------------------------------------------------------
+
+
+@pytest.fixture
+def root_lines(stream: CountingStream) -> Iterator[BatchedLines]:
+    """`configure`'s setup on the root logger (as in the service), restored afterwards."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, root.filters[:]
+    handler = logs.configure("INFO", stream)
+    try:
+        yield handler
+    finally:
+        root.handlers[:], root.filters[:] = saved[0], saved[2]
+        root.setLevel(saved[1])
+
+
+FIELDS: dict[str, object] = {
+    "uid": "u-1",
+    "hook": "validate",
+    "operation": "CREATE",
+    "verdict": "denied",
+    "user": "alice",
+    "object": "ns/name",
+    "reason": "Invalid",
+}
+
+
+def _entries(stream: CountingStream) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_direct_line_is_the_line_logging_writes(root_lines: BatchedLines, stream: CountingStream) -> None:
+    log = logging.getLogger("webhook.app")
+    assert logs._direct_handler(log) is root_lines, "the service's setup takes the direct path"
+    logs.info(log, "admission denied", dict(FIELDS))
+    log.info("admission %s", "denied", extra=dict(FIELDS))
+    direct, logged = _entries(stream)
+    assert list(direct) == list(logged), "same fields in the same order"
+    assert {**direct, "ts": None} == {**logged, "ts": None}
+    assert direct["msg"] == "admission denied" and direct["uid"] == "u-1"
+
+
+def test_the_direct_path_is_taken_only_where_nothing_could_change_the_line(
+    root_lines: BatchedLines, stream: CountingStream
+) -> None:
+    log = logging.getLogger("webhook.app")
+
+    def redact(record: logging.LogRecord) -> bool:
+        record.user = "(redacted)"
+        return True
+
+    log.addFilter(redact)
+    try:
+        logs.info(log, "admission denied", dict(FIELDS))
+    finally:
+        log.removeFilter(redact)
+    assert _entries(stream)[-1]["user"] == "(redacted)", "the logger's filter saw the record"
+    extra = io.StringIO()
+    parent_handler = logging.StreamHandler(extra)
+    logging.getLogger("webhook").addHandler(parent_handler)
+    try:
+        logs.info(log, "admission denied", dict(FIELDS))
+    finally:
+        logging.getLogger("webhook").removeHandler(parent_handler)
+    assert "admission denied" in extra.getvalue(), "a handler up the hierarchy got the line"
+    assert len(_entries(stream)) == 2, "and so did the root's"
+    log.setLevel(logging.WARNING)
+    try:
+        logs.info(log, "admission denied", dict(FIELDS))
+    finally:
+        log.setLevel(logging.NOTSET)
+    assert len(_entries(stream)) == 2, "a logger above INFO writes nothing"
+
+
+def test_without_configure_the_line_goes_through_logging() -> None:
+    log = logging.getLogger("test.direct")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        logs.info(log, "admission warned", dict(FIELDS))
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+    (entry,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert entry["msg"] == "admission warned" and entry["reason"] == "Invalid"
