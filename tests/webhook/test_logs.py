@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -135,16 +136,17 @@ def test_logging_shutdown_flushes_the_kept_lines(stream: CountingStream) -> None
 # --- the direct path of request-rate lines --------------------------------------------------------
 
 
-@pytest.fixture
-def root_lines(stream: CountingStream) -> Iterator[BatchedLines]:
-    """`configure`'s setup on the root logger (as in the service), restored afterwards."""
+@contextlib.contextmanager
+def service_logging(stream: CountingStream) -> Iterator[BatchedLines]:
+    """`configure`'s setup on the root logger, as in the service, restored afterwards. Entered in
+    the test's body: pytest adds its own capturing handlers to the root at each phase."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, root.filters[:]
+    saved = root.handlers[:], root.level
     handler = logs.configure("INFO", stream)
     try:
         yield handler
     finally:
-        root.handlers[:], root.filters[:] = saved[0], saved[2]
+        root.handlers[:] = saved[0]
         root.setLevel(saved[1])
 
 
@@ -163,47 +165,47 @@ def _entries(stream: CountingStream) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_a_direct_line_is_the_line_logging_writes(root_lines: BatchedLines, stream: CountingStream) -> None:
+def test_a_direct_line_is_the_line_logging_writes(stream: CountingStream) -> None:
     log = logging.getLogger("webhook.app")
-    assert logs._direct_handler(log) is root_lines, "the service's setup takes the direct path"
-    logs.info(log, "admission denied", dict(FIELDS))
-    log.info("admission %s", "denied", extra=dict(FIELDS))
+    with service_logging(stream) as handler:
+        assert logs._direct_handler(log) is handler, "the service's setup takes the direct path"
+        logs.info(log, "admission denied", dict(FIELDS))
+        log.info("admission %s", "denied", extra=dict(FIELDS))
     direct, logged = _entries(stream)
     assert list(direct) == list(logged), "same fields in the same order"
     assert {**direct, "ts": None} == {**logged, "ts": None}
     assert direct["msg"] == "admission denied" and direct["uid"] == "u-1"
 
 
-def test_the_direct_path_is_taken_only_where_nothing_could_change_the_line(
-    root_lines: BatchedLines, stream: CountingStream
-) -> None:
+def test_the_direct_path_is_taken_only_where_nothing_could_change_the_line(stream: CountingStream) -> None:
     log = logging.getLogger("webhook.app")
 
     def redact(record: logging.LogRecord) -> bool:
         record.user = "(redacted)"
         return True
 
-    log.addFilter(redact)
-    try:
-        logs.info(log, "admission denied", dict(FIELDS))
-    finally:
-        log.removeFilter(redact)
-    assert _entries(stream)[-1]["user"] == "(redacted)", "the logger's filter saw the record"
     extra = io.StringIO()
     parent_handler = logging.StreamHandler(extra)
-    logging.getLogger("webhook").addHandler(parent_handler)
-    try:
-        logs.info(log, "admission denied", dict(FIELDS))
-    finally:
-        logging.getLogger("webhook").removeHandler(parent_handler)
-    assert "admission denied" in extra.getvalue(), "a handler up the hierarchy got the line"
-    assert len(_entries(stream)) == 2, "and so did the root's"
-    log.setLevel(logging.WARNING)
-    try:
-        logs.info(log, "admission denied", dict(FIELDS))
-    finally:
-        log.setLevel(logging.NOTSET)
-    assert len(_entries(stream)) == 2, "a logger above INFO writes nothing"
+    with service_logging(stream):
+        log.addFilter(redact)
+        try:
+            logs.info(log, "admission denied", dict(FIELDS))
+        finally:
+            log.removeFilter(redact)
+        logging.getLogger("webhook").addHandler(parent_handler)
+        try:
+            logs.info(log, "admission denied", dict(FIELDS))
+        finally:
+            logging.getLogger("webhook").removeHandler(parent_handler)
+        log.setLevel(logging.WARNING)
+        try:
+            logs.info(log, "admission denied", dict(FIELDS))
+        finally:
+            log.setLevel(logging.NOTSET)
+    redacted, second = _entries(stream)
+    assert redacted["user"] == "(redacted)", "the logger's filter saw the record"
+    assert second["user"] == "alice"
+    assert "admission denied" in extra.getvalue(), "a handler up the hierarchy got the line too"
 
 
 def test_without_configure_the_line_goes_through_logging() -> None:
