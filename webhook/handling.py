@@ -9,6 +9,7 @@ from here is a bug.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import orjson
@@ -62,6 +63,20 @@ class Answers:
 
     def __init__(self, size: int = 256) -> None:
         self.memo: Memo[_Remembered] = Memo(size)
+        self.sent: Memo[_Sent] = Memo(size)
+        """By the body as sent but for its uid (see `_sent_key`): a request sent again byte for byte
+        under a new uid (a periodic server-side dry run of an unchanged manifest, a re-apply) is
+        answered without even decoding its JSON. Filled on the second sighting of a review, so a
+        body seen once costs no more than the key."""
+
+
+class _Sent(NamedTuple):
+    """What a body as sent is answered with, but for its uid."""
+
+    answer: _Remembered
+    operation: str
+    user: str
+    target: str
 
 
 def handle(
@@ -76,6 +91,16 @@ def handle(
 ) -> Answer:
     """Answer one admission request body; `memos` and `answers` must belong to `settings` and
     `persist_images` (see `admission.Memos`)."""
+    sent = (
+        _sent_key(body, hook, persist_images)
+        if answers is not None and content_type in JSON_TYPES and len(body) <= MAX_CONTENT_BYTES
+        else None
+    )
+    if sent is not None:
+        assert answers is not None
+        again = answers.sent.get(sent.key)
+        if again is not None:
+            return _answer(again.answer, sent.uid, again.operation, again.user, again.target)
     try:
         if content_type not in JSON_TYPES:
             raise reviews.BadRequest(f"content type must be application/json, got {content_type or 'none'!r}")
@@ -105,7 +130,12 @@ def handle(
                     *(request.get(field) for field in _REVIEWED_FIELDS),
                 ]
             )
+            hits = answers.memo.hits
             remembered = answers.memo.get_or_compute(key, judge)
+            if sent is not None and answers.memo.hits > hits and _uid_is_at(sent, body, uid):
+                answers.sent.put(
+                    sent.key, _Sent(remembered, request["operation"], _user(request), _target(request))
+                )
         else:
             remembered = judge()
     except reviews.BadRequest as e:
@@ -114,17 +144,64 @@ def handle(
     # `reviews.parse` accepted the request, or a request with the same key before: it is an object
     # with a non-empty string uid.
     assert isinstance(request, dict) and isinstance(uid, str)
+    return _answer(remembered, uid, request["operation"], _user(request), _target(request))
+
+
+def _answer(remembered: _Remembered, uid: str, operation: str, user: str, target: str) -> Answer:
     return Answer(
         200,
         remembered.head + orjson.dumps(uid) + remembered.tail,
         uid,
-        request["operation"],
+        operation,
         remembered.verdict,
         remembered.reason,
         remembered.message,
-        _user(request),
-        _target(request),
+        user,
+        target,
     )
+
+
+class _SentKey(NamedTuple):
+    key: bytes
+    uid: str
+    start: int
+    """Where the uid's characters start in the body; they end where the next '"' is."""
+
+
+_UID_MEMBER = re.compile(rb'"uid"[ \t\n\r]*:[ \t\n\r]*"([A-Za-z0-9-]{1,128})"')
+"""A uid as the API server writes it (a UUID): characters that never need escaping in JSON."""
+
+
+def _sent_key(body: bytes, hook: str, persist_images: bool) -> _SentKey | None:
+    """The body but for the characters of its first uid-like member, with where they were.
+
+    Two bodies with the same key differ at most in those characters, at the same place. Whether the
+    place lexes as one JSON string depends only on the bytes before it, which are the same, and the
+    characters never need escaping: so the bodies decode to the same value but for one string.
+    `_uid_is_at` checks, once, that this string is `request.uid`; the other body then differs from
+    the checked one in its uid only, and its answer is the checked one's with its own uid.
+    """
+    found = _UID_MEMBER.search(body)
+    if found is None:
+        return None
+    start, end = found.span(1)
+    prefix = b"%s %d %d %d " % (hook.encode(), persist_images, start, len(body) - end)
+    return _SentKey(prefix + body[:start] + body[end:], found.group(1).decode(), start)
+
+
+def _uid_is_at(sent: _SentKey, body: bytes, uid: str) -> bool:
+    """Whether the characters `sent` leaves out are those of `request.uid` (the value the decoder
+    keeps): changed to a probe, the decoded uid must be the probe."""
+    if sent.uid != uid:
+        return False
+    probe = "0" if uid != "0" else "1"
+    end = sent.start + len(uid)
+    try:
+        decoded = orjson.loads(body[: sent.start] + probe.encode() + body[end:])
+    except orjson.JSONDecodeError:
+        return False
+    request = decoded.get("request") if isinstance(decoded, dict) else None
+    return isinstance(request, dict) and request.get("uid") == probe
 
 
 _REVIEWED_FIELDS = ("kind", "operation", "name", "namespace", "subResource", "object", "oldObject")

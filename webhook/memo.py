@@ -26,7 +26,7 @@ MAX_CONTENT_BYTES = 64 * 1024
 
 
 class Memo(Generic[V]):
-    """Least-recently-used answers by content; `get_or_compute` is the only entry point.
+    """Least-recently-used answers by content.
 
     At most `size` entries whose keys hold at most `max_bytes` together.
     """
@@ -43,20 +43,36 @@ class Memo(Generic[V]):
         if len(content) > MAX_CONTENT_BYTES or self.size <= 0 or len(content) > self.max_bytes:
             self.misses += 1
             return compute()
-        entries = self._entries
-        found = entries.get(content)
+        found = self.get(content)
         if found is not None:
-            entries.move_to_end(content)
-            self.hits += 1
             return found
         self.misses += 1
         value = compute()
+        self.put(content, value)
+        return value
+
+    def get(self, content: bytes) -> V | None:
+        """The answer remembered for `content` (counted as a hit), or None (not counted)."""
+        found = self._entries.get(content)
+        if found is not None:
+            self._entries.move_to_end(content)
+            self.hits += 1
+        return found
+
+    def put(self, content: bytes, value: V) -> None:
+        """Remember `value` for `content` (nothing when the content is too large to keep)."""
+        if len(content) > MAX_CONTENT_BYTES or self.size <= 0 or len(content) > self.max_bytes:
+            return
+        entries = self._entries
+        if content in entries:
+            entries.move_to_end(content)
+            entries[content] = value
+            return
         entries[content] = value
         self._bytes += len(content)
         while len(entries) > self.size or self._bytes > self.max_bytes:
             oldest, _ = entries.popitem(last=False)
             self._bytes -= len(oldest)
-        return value
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -228,21 +230,25 @@ def _handle(body: dict[str, Any], hook: admission.Hook, answers: handling.Answer
     )
 )
 def test_remembered_whole_answers_equal_fresh_ones_byte_for_byte(steps: list[tuple[int, str, bool]]) -> None:
-    # Every request is sent twice with a new uid and user: the second answer comes from memory.
+    # Every request is sent four times with a new uid, by two users in turn: the second answer
+    # comes from memory, the fourth from the memory of bodies as sent (the same bytes as the
+    # second's but for the uid).
     answers = handling.Answers()
     old = _stored(samples.full_pd())
     for n, (i, hook, dry_run) in enumerate(steps):
         new = samples.with_changes(old, *UPDATES[i])
-        for attempt in range(2):
-            uid, user = f"uid-{n}-{attempt}", {"username": f"user-{attempt}"}
+        for attempt in range(4):
+            uid, user = f"uid-{n}-{attempt}", {"username": f"user-{attempt % 2}"}
             body = samples.review(new, "UPDATE", old, uid=uid, dryRun=dry_run, userInfo=user)
             fresh = _handle(body, hook, None)  # type: ignore[arg-type]
             assert _handle(body, hook, answers) == fresh  # type: ignore[arg-type]
-            assert fresh.uid == uid and fresh.user == f"user-{attempt}"
+            assert fresh.uid == uid and fresh.user == f"user-{attempt % 2}"
             # The encoding spliced around the uid is the review's plain encoding.
             assert fresh.body == orjson.dumps(admission.review(body, SETTINGS, hook))  # type: ignore[arg-type]
         old = new
-    assert answers.memo.hits >= len(steps)  # more when a step repeats an earlier request
+    # Attempts 1-3 of a step repeat attempt 0's review; attempt 3 repeats attempt 1's bytes.
+    assert answers.memo.hits + answers.sent.hits >= 3 * len(steps)
+    assert answers.sent.hits >= len(steps)
 
 
 def test_a_remembered_answer_is_not_given_to_a_different_operation_or_namespace() -> None:
@@ -267,3 +273,65 @@ def test_bad_requests_and_large_bodies_are_not_remembered() -> None:
     )
     assert _handle(samples.review(large), "validate", answers).status == 200
     assert len(answers.memo) == 0 and answers.memo.misses == 2  # the large body never asked it
+
+
+# --- answers by the body as sent ---------------------------------------------------------------
+
+
+def _request_first(obj: dict[str, Any], uid: str, first: dict[str, Any]) -> bytes:
+    """An AdmissionReview whose request members come in an order of our choosing."""
+    request = {**first, **samples.review(obj, uid=uid)["request"]}
+    return orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
+
+
+def _sent_again(body: bytes, hook: admission.Hook = "validate") -> handling.Answers:
+    """Send `body` twice, then with other characters where its first uid-like member's are: every
+    answer must be the one a webhook without any memory gives."""
+    answers = handling.Answers()
+
+    def both(sent: bytes) -> None:
+        remembered = handling.handle(sent, "application/json", hook, SETTINGS, answers=answers)
+        assert remembered == handling.handle(sent, "application/json", hook, SETTINGS)
+
+    both(body)
+    both(body)
+    found = handling._UID_MEMBER.search(body)
+    assert found is not None
+    for other in ("ffff", "0", "1", "a-b-c", "X" * 128):
+        both(body[: found.start(1)] + other.encode() + body[found.end(1) :])
+    return answers
+
+
+@pytest.mark.parametrize("hook", ["mutate", "validate"])
+def test_a_body_sent_again_under_a_new_uid_is_answered_from_its_bytes(hook: admission.Hook) -> None:
+    answers = _sent_again(orjson.dumps(samples.review(samples.full_pd(), uid="first")), hook)
+    assert (answers.sent.hits, len(answers.sent)) == (5, 1)
+    # Python's json writes a space after each colon; the API server's encoder does not. Both count.
+    spaced = json.dumps(samples.review(samples.full_pd(), uid="first")).encode()
+    assert _sent_again(spaced, hook).sent.hits == 5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The object, and with it a metadata.uid equal to the request's, comes first.
+        _request_first(
+            samples.full_pd() | {"metadata": {"name": "m", "namespace": "llm", "uid": "abc"}},
+            "abc",
+            {"object": None},
+        ),
+        # Two uid members: the decoder keeps the last one, the search finds the first.
+        orjson.dumps(samples.review(samples.full_pd(), uid="kept")).replace(
+            b'"request":{"uid":"kept"', b'"request":{"uid":"dropped","uid":"kept"'
+        ),
+        # An annotation key ending in an escaped quote and "uid" reads like a uid member.
+        _request_first(
+            samples.with_changes(samples.full_pd(), "metadata.annotations", {'a"uid': "looks-like-one"}),
+            "real",
+            {"object": None},
+        ),
+    ],
+    ids=["object-first", "duplicate-uid", "escaped-quote"],
+)
+def test_a_uid_like_member_that_is_not_the_request_uid_is_never_a_key(body: bytes) -> None:
+    assert len(_sent_again(body).sent) == 0
