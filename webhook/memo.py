@@ -60,8 +60,14 @@ class Memo(Generic[V]):
         return found
 
     def put(self, content: bytes, value: V) -> None:
-        """Remember `value` for `content` (nothing when the content is too large to keep)."""
-        if len(content) > MAX_CONTENT_BYTES or self.size <= 0 or len(content) > self.max_bytes:
+        """Remember `value` for `content` (nothing when the content is too large to keep, or the
+        value is None, which `get` could not tell from nothing remembered)."""
+        if (
+            value is None
+            or len(content) > MAX_CONTENT_BYTES
+            or self.size <= 0
+            or len(content) > self.max_bytes
+        ):
             return
         entries = self._entries
         if content in entries:
