@@ -3,7 +3,8 @@
 Request lines carry the admission `uid` so a denial can be matched with the API server's audit log.
 Allowed admissions are logged at DEBUG only (at thousands of requests per second INFO would be
 megabytes a minute); denials and warnings at INFO with who asked and for which object. Object
-contents are never logged at INFO; DEBUG adds the error list of a denial.
+contents are never logged at INFO; DEBUG adds the error list of a denial as `detail`. Those
+request-rate lines go through `info`, which skips logging's machinery when it would change nothing.
 """
 
 from __future__ import annotations
