@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -51,6 +51,7 @@ __all__ = [
     "TOO_LONG",
     "TYPE_INVALID",
     "FieldError",
+    "JudgedSpec",
     "Report",
     "SpecVerdict",
     "image_allowed",
@@ -99,24 +100,44 @@ class Report:
     errors: tuple[FieldError, ...]
     warnings: tuple[str, ...]
     model: ModelService | None
+    remembered: bool = False
+    """The spec's verdict came from the caller's memory (see `validate`): the object parsed, but
+    its model was not built again, so `model` is None."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def parsed(self) -> bool:
+        """Whether the object parsed (the rules beyond the schema ran)."""
+        return self.model is not None or self.remembered
 
-@dataclass(frozen=True)
-class SpecVerdict:
-    """What a sound spec decides on its own (for given settings): its model, the findings of the
-    rules that read only the spec (spec and scaling rules, image policy) and its warnings."""
 
-    spec: ModelServiceSpec
-    errors: tuple[FieldError, ...]
+class SpecVerdict(NamedTuple):
+    """What a sound spec decides on its own (for given settings): the findings of the rules that
+    read only the spec (spec and scaling rules, image policy, as `FieldError` fields), its warnings,
+    and whether it has prefill pods (the one part of the spec the derived names read).
+
+    Plain tuples and strings, which the garbage collector stops tracking, and no model: a caller
+    may keep many. Keeping the parsed spec models instead cost a judged-from-scratch request in the
+    server about a tenth more, for touching and freeing those models long after they were built.
+    """
+
+    errors: tuple[tuple[str, str, str, bool], ...]
     warnings: tuple[str, ...]
+    has_prefill: bool
 
 
-SpecJudge = Callable[[Any], "SpecVerdict | None"]
-"""`judge_spec` for fixed settings, possibly remembering its answers (see `validate`)."""
+class JudgedSpec(NamedTuple):
+    """A spec's verdict, with its model when it was judged just now (None when remembered)."""
+
+    verdict: SpecVerdict
+    spec: ModelServiceSpec | None
+
+
+SpecJudge = Callable[[Any], "JudgedSpec | None"]
+"""`judge_spec` for fixed settings, possibly answering from memory (see `validate`)."""
 
 
 def validate(
@@ -134,24 +155,34 @@ def validate(
 
     A sound object, the usual case, takes the fast path: the spec is judged alone (`judge_spec`,
     which `judge` may answer from memory: the same spec comes under other names and, on UPDATE, as
-    the old object's spec with other metadata), the envelope is parsed around the finished spec,
-    and only the derived names are checked on the whole. Anything else takes the long way; a
+    the old object's spec with other metadata), the envelope is parsed around the spec, and only
+    the derived names are checked on the whole. A remembered verdict has no spec model: the
+    envelope is then parsed around a stand-in spec of the same shape for the names (with prefill
+    pods or without), and the report carries no model. Anything else takes the long way; a
     property test holds the two to the same report.
     """
-    verdict = judge(obj.get("spec")) if judge is not None else judge_spec(obj.get("spec"), settings)
-    model = _envelope(obj, verdict.spec) if verdict is not None else None
-    if verdict is not None and model is not None:
-        errors = [*verdict.errors, *(FieldError(p.path, p.message) for p in namecheck.check_names(model))]
-        warnings = list(verdict.warnings)
+    judged = judge(obj.get("spec")) if judge is not None else judge_spec(obj.get("spec"), settings)
+    whole = None
+    if judged is not None:
+        verdict = judged.verdict
+        stand_in = _STAND_INS[verdict.has_prefill] if judged.spec is None else judged.spec
+        whole = _envelope(obj, stand_in)
+    if judged is not None and whole is not None:
+        errors = [FieldError(*e) for e in judged.verdict.errors]
+        errors += (FieldError(p.path, p.message) for p in namecheck.check_names(whole))
+        warnings = list(judged.verdict.warnings)
+        model = whole if judged.spec is not None else None
+        remembered = judged.spec is None
     else:
         model, errors, warnings = long_way(obj, settings)
+        remembered = False
     if old is not None or creating:
         errors += name_record_rules(obj, old)
-    return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
+    return Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model, remembered)
 
 
-def judge_spec(spec: Any, settings: OperatorSettings) -> SpecVerdict | None:
-    """The verdict of a sound spec (no unknown field, no type error), else None."""
+def judge_spec(spec: Any, settings: OperatorSettings) -> JudgedSpec | None:
+    """The verdict of a sound spec (no unknown field, no type error) and its model, else None."""
     if not isinstance(spec, dict):
         return None
     try:
@@ -164,7 +195,25 @@ def judge_spec(spec: Any, settings: OperatorSettings) -> SpecVerdict | None:
         *image_policy(parsed, settings),
     )
     warnings = (*spec_rules.spec_warnings(parsed), *scaling_rules.scaling_warnings(parsed))
-    return SpecVerdict(parsed, errors, warnings)
+    verdict = SpecVerdict(
+        tuple((e.path, e.message, e.reason, e.policy) for e in errors), warnings, parsed.prefill is not None
+    )
+    return JudgedSpec(verdict, parsed)
+
+
+def _stand_in(has_prefill: bool) -> ModelServiceSpec:
+    spec: dict[str, Any] = {
+        "model": {"name": "stand-in", "image": "stand-in"},
+        "engine": {},
+        "accelerator": {"type": "nvidia"},
+        "decode": {},
+    }
+    return ModelServiceSpec.model_validate(spec | ({"prefill": {}} if has_prefill else {}))
+
+
+_STAND_INS = {False: _stand_in(False), True: _stand_in(True)}
+"""Specs that stand in for a remembered one when the envelope is parsed: the derived names read
+only the metadata and whether there are prefill pods (`shared.namecheck`)."""
 
 
 def _envelope(obj: Mapping[str, Any], spec: ModelServiceSpec) -> ModelService | None:

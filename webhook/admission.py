@@ -41,7 +41,7 @@ class Memos:
     its settings. Without one every request is judged from scratch, as the offline tools do.
     """
 
-    specs: Memo[validation.SpecVerdict | None] = field(default_factory=lambda: Memo(128))
+    specs: Memo[validation.SpecVerdict] = field(default_factory=lambda: Memo(128))
     """By spec: the same spec comes under other names and metadata, and as the old object's spec
     of the UPDATE after the one that admitted it (whose stored metadata has changed since)."""
     patches: Memo[str] = field(default_factory=lambda: Memo(256))
@@ -163,7 +163,7 @@ def _bounded(warnings: list[str]) -> list[str]:
 
 
 Judged = tuple[tuple[validation.FieldError, ...], tuple[str, ...], bool, ModelService | None]
-"""(errors, warnings, whether the object parsed, the parsed model)."""
+"""(errors, warnings, whether the object parsed, the parsed model when it was built)."""
 
 
 def _verdict(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | None) -> Judged:
@@ -171,14 +171,22 @@ def _verdict(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | 
     if memos is not None:
         specs = memos.specs
 
-        def judge(spec: Any) -> validation.SpecVerdict | None:
+        def judge(spec: Any) -> validation.JudgedSpec | None:
             # A spec that is not a JSON object has no verdict of its own: nothing to remember.
             if not isinstance(spec, dict):
                 return None
-            return specs.get_or_compute(orjson.dumps(spec), lambda: validation.judge_spec(spec, settings))
+            key = orjson.dumps(spec)
+            remembered = specs.get(key)
+            if remembered is not None:
+                return validation.JudgedSpec(remembered, None)
+            specs.misses += 1
+            judged = validation.judge_spec(spec, settings)
+            if judged is not None:
+                specs.put(key, judged.verdict)
+            return judged
 
     report = validation.validate(obj, settings, judge=judge)
-    return report.errors, report.warnings, report.model is not None, report.model
+    return report.errors, report.warnings, report.parsed, report.model
 
 
 def wrong_kind(request: reviews.Request) -> reviews.Response:

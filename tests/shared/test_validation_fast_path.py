@@ -53,16 +53,28 @@ def _both_ways(obj: dict[str, Any]) -> None:
     model, errors, warnings = validation.long_way(obj, SETTINGS)
     report = validation.validate(obj, SETTINGS)
     assert report == validation.Report(tuple(sorted(dict.fromkeys(errors))), tuple(warnings), model)
-    remembered: dict[bytes, validation.SpecVerdict | None] = {}
+    remembered: dict[bytes, validation.SpecVerdict] = {}
 
-    def judge(spec: Any) -> validation.SpecVerdict | None:
+    def judge(spec: Any) -> validation.JudgedSpec | None:
         key = json.dumps(spec, sort_keys=True).encode()
-        if key not in remembered:
-            remembered[key] = validation.judge_spec(spec, SETTINGS)
-        return remembered[key]
+        if key in remembered:
+            return validation.JudgedSpec(remembered[key], None)
+        judged = validation.judge_spec(spec, SETTINGS)
+        if judged is not None:
+            remembered[key] = judged.verdict
+        return judged
 
     assert validation.validate(obj, SETTINGS, judge=judge) == report
-    assert validation.validate(obj, SETTINGS, judge=judge) == report, "a remembered verdict differs"
+    again = validation.validate(obj, SETTINGS, judge=judge)
+    assert (again.errors, again.warnings, again.parsed) == (report.errors, report.warnings, report.parsed)
+    assert again.remembered == (report.parsed and not remembered_nothing(obj))
+    if again.remembered:
+        assert again.model is None, "a stand-in spec never leaves validation"
+
+
+def remembered_nothing(obj: dict[str, Any]) -> bool:
+    """Whether validation takes the long way for `obj` (nothing of it is remembered then)."""
+    return validation.sound_model(obj) is None
 
 
 @SAME
