@@ -164,9 +164,8 @@ def validate(
     judged = judge(obj.get("spec")) if judge is not None else judge_spec(obj.get("spec"), settings)
     whole = None
     if judged is not None:
-        verdict = judged.verdict
-        stand_in = _STAND_INS[verdict.has_prefill] if judged.spec is None else judged.spec
-        whole = _envelope(obj, stand_in)
+        spec = judged.spec if judged.spec is not None else _STAND_INS[judged.verdict.has_prefill]
+        whole = _envelope(obj, spec)
     if judged is not None and whole is not None:
         errors = [FieldError(*e) for e in judged.verdict.errors]
         errors += (FieldError(p.path, p.message) for p in namecheck.check_names(whole))
@@ -183,11 +182,8 @@ def validate(
 
 def judge_spec(spec: Any, settings: OperatorSettings) -> JudgedSpec | None:
     """The verdict of a sound spec (no unknown field, no type error) and its model, else None."""
-    if not isinstance(spec, dict):
-        return None
-    try:
-        parsed = ModelServiceSpec.model_validate(spec, extra="forbid", by_name=False)
-    except ValidationError:
+    parsed = _sound_spec(spec)
+    if parsed is None:
         return None
     errors = (
         *spec_rules.spec_rules(parsed),
@@ -269,14 +265,18 @@ def structure(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[FieldEr
 
 def sound_model(obj: Mapping[str, Any]) -> ModelService | None:
     """The model of an object with no unknown field and no type error, else None (the fast path)."""
-    spec = obj.get("spec")
+    spec = _sound_spec(obj.get("spec"))
+    return _envelope(obj, spec) if spec is not None else None
+
+
+def _sound_spec(spec: Any) -> ModelServiceSpec | None:
+    """The spec parsed with unknown fields and Python field names refused, or None."""
     if not isinstance(spec, dict):
         return None
     try:
-        parsed = ModelServiceSpec.model_validate(spec, extra="forbid", by_name=False)
+        return ModelServiceSpec.model_validate(spec, extra="forbid", by_name=False)
     except ValidationError:
         return None
-    return _envelope(obj, parsed)
 
 
 def slow_structure(obj: Mapping[str, Any]) -> tuple[ModelService | None, list[FieldError], set[str]]:

@@ -179,7 +179,6 @@ def _verdict(obj: Mapping[str, Any], settings: OperatorSettings, memos: Memos | 
             remembered = specs.get(key)
             if remembered is not None:
                 return validation.JudgedSpec(remembered, None)
-            specs.misses += 1
             judged = validation.judge_spec(spec, settings)
             if judged is not None:
                 specs.put(key, judged.verdict)

@@ -130,12 +130,17 @@ def handle(
                     *(request.get(field) for field in _REVIEWED_FIELDS),
                 ]
             )
-            hits = answers.memo.hits
-            remembered = answers.memo.get_or_compute(key, judge)
-            if sent is not None and answers.memo.hits > hits and _uid_is_at(sent, body, uid):
-                answers.sent.put(
-                    sent.key, _Sent(remembered, request["operation"], _user(request), _target(request))
-                )
+            found = answers.memo.get(key)
+            if found is None:
+                remembered = judge()
+                answers.memo.put(key, remembered)
+            else:
+                remembered = found
+                # A review seen twice: its body as sent is worth remembering too.
+                if sent is not None and _uid_is_at(sent, body, uid):
+                    answers.sent.put(
+                        sent.key, _Sent(remembered, request["operation"], _user(request), _target(request))
+                    )
         else:
             remembered = judge()
     except reviews.BadRequest as e:

@@ -40,21 +40,22 @@ class Memo(Generic[V]):
         self.misses = 0
 
     def get_or_compute(self, content: bytes, compute: Callable[[], V]) -> V:
-        if len(content) > MAX_CONTENT_BYTES or self.size <= 0 or len(content) > self.max_bytes:
+        if not self._keeps(content):
             self.misses += 1
             return compute()
         found = self.get(content)
         if found is not None:
             return found
-        self.misses += 1
         value = compute()
         self.put(content, value)
         return value
 
     def get(self, content: bytes) -> V | None:
-        """The answer remembered for `content` (counted as a hit), or None (not counted)."""
+        """The answer remembered for `content`, or None; counted as a hit or a miss."""
         found = self._entries.get(content)
-        if found is not None:
+        if found is None:
+            self.misses += 1
+        else:
             self._entries.move_to_end(content)
             self.hits += 1
         return found
@@ -62,12 +63,7 @@ class Memo(Generic[V]):
     def put(self, content: bytes, value: V) -> None:
         """Remember `value` for `content` (nothing when the content is too large to keep, or the
         value is None, which `get` could not tell from nothing remembered)."""
-        if (
-            value is None
-            or len(content) > MAX_CONTENT_BYTES
-            or self.size <= 0
-            or len(content) > self.max_bytes
-        ):
+        if value is None or not self._keeps(content):
             return
         entries = self._entries
         if content in entries:
@@ -79,6 +75,9 @@ class Memo(Generic[V]):
         while len(entries) > self.size or self._bytes > self.max_bytes:
             oldest, _ = entries.popitem(last=False)
             self._bytes -= len(oldest)
+
+    def _keeps(self, content: bytes) -> bool:
+        return self.size > 0 and len(content) <= min(MAX_CONTENT_BYTES, self.max_bytes)
 
     def __len__(self) -> int:
         return len(self._entries)
